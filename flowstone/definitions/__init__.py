@@ -1,0 +1,17 @@
+"""Asset definitions: ``@asset``, ``AssetDef``, ``AssetContext`` and the ``Registry``."""
+
+from flowstone.definitions.asset import AssetDef, Dependency, SourceLocation, asset
+from flowstone.definitions.context import AssetContext
+from flowstone.definitions.registry import Registry, get_active_registry
+from flowstone.definitions.retry import RetryPolicy
+
+__all__ = [
+    "AssetContext",
+    "AssetDef",
+    "Dependency",
+    "Registry",
+    "RetryPolicy",
+    "SourceLocation",
+    "asset",
+    "get_active_registry",
+]

@@ -1,0 +1,84 @@
+"""The whole flowstone exception tree; nothing else defines exceptions for users.
+
+::
+
+    FlowstoneError
+    ├── DefinitionError      bad @asset: signature, unknown/duplicate key, partition mismatch
+    │   └── CycleError       .cycle: list[AssetKey] in order
+    ├── SelectionError       an asset selection that names nothing or cannot be parsed
+    ├── ConfigError          settings that do not validate, with file and field
+    ├── PartitionError       unknown or malformed partition key
+    ├── IOManagerError       .asset_key, .partition_key; __cause__ is the plugin's own error
+    │   └── MissingOutputError
+    ├── StorageError         lineage/metadata store
+    └── RunError             .failures: one entry per failed (asset, partition)
+
+Every message says what went wrong, where, and how to fix it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from flowstone.keys import AssetKey, PartitionKey
+
+
+class FlowstoneError(Exception):
+    """The root of every error flowstone raises on purpose."""
+
+
+class DefinitionError(FlowstoneError):
+    """An asset definition is invalid: signature, dependencies, keys or partitions."""
+
+
+class CycleError(DefinitionError):
+    """Dependencies form a cycle; ``cycle`` lists its assets in dependency order."""
+
+    def __init__(self, message: str, cycle: Sequence[AssetKey]) -> None:
+        super().__init__(message)
+        self.cycle: list[AssetKey] = list(cycle)
+
+
+class SelectionError(FlowstoneError):
+    """An asset selection is malformed or names assets that do not exist."""
+
+
+class ConfigError(FlowstoneError):
+    """Settings or asset configuration do not validate."""
+
+
+class PartitionError(FlowstoneError):
+    """A partition key is unknown or malformed."""
+
+
+class IOManagerError(FlowstoneError):
+    """An I/O manager failed to store or load a value."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        asset_key: AssetKey | None = None,
+        partition_key: PartitionKey | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.asset_key = asset_key
+        self.partition_key = partition_key
+
+
+class MissingOutputError(IOManagerError):
+    """No value is stored for the requested (asset, partition)."""
+
+
+class StorageError(FlowstoneError):
+    """The metadata store cannot be reached, read or written."""
+
+
+class RunError(FlowstoneError):
+    """A run finished with failures; ``failures`` has one entry per failed item."""
+
+    def __init__(
+        self, message: str, failures: Sequence[tuple[AssetKey, PartitionKey, str]]
+    ) -> None:
+        super().__init__(message)
+        self.failures: list[tuple[AssetKey, PartitionKey, str]] = list(failures)

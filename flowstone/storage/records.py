@@ -1,0 +1,102 @@
+"""The records the metadata store persists: runs, materializations and their lineage.
+
+Pydantic models, frozen: they are parsed from and written to the store, and handed to callers
+as values. They know nothing about SQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from flowstone.keys import AssetKey, PartitionKey
+
+
+class RunStatus(StrEnum):
+    """Where a run stands."""
+
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class MaterializationStatus(StrEnum):
+    """The outcome of one (asset, partition) in one run."""
+
+    SUCCESS = "success"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_attempt(self) -> bool:
+        """Whether the asset function ran: only attempts move the ``latest`` row."""
+        return self in (MaterializationStatus.SUCCESS, MaterializationStatus.FAILED)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, extra="forbid")
+
+
+class RunRecord(_Record):
+    """One invocation of the runner."""
+
+    run_id: str
+    status: RunStatus
+    selection: list[str] = Field(default_factory=list)
+    started_at: datetime
+    finished_at: datetime | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class LineageEdge(_Record):
+    """One input a materialization read: the exact upstream materialization and its version."""
+
+    upstream_materialization_id: str
+    upstream_asset_key: AssetKey
+    upstream_partition_key: PartitionKey
+    upstream_data_version: str | None = None
+
+
+class MaterializationRecord(_Record):
+    """One (asset, partition) outcome in one run, with what it was built from.
+
+    ``sequence`` is assigned by the store when the record is written: it is the only notion of
+    "newer" flowstone trusts (never wall-clock time).
+    """
+
+    materialization_id: str
+    asset_key: AssetKey
+    partition_key: PartitionKey
+    run_id: str
+    status: MaterializationStatus
+    sequence: int | None = None
+    code_version: str | None = None
+    data_version: str | None = None
+    provenance_version: str | None = None
+    uri: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    inputs: tuple[LineageEdge, ...] = ()
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to finish, when both are known."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class LatestState(_Record):
+    """The ``latest`` row of one (asset, partition): its newest attempt and newest success."""
+
+    asset_key: AssetKey
+    partition_key: PartitionKey
+    latest: MaterializationRecord
+    last_success: MaterializationRecord | None = None
