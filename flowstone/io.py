@@ -81,7 +81,8 @@ def load_io_manager_class(name: str) -> type[IOManager]:
         close = difflib.get_close_matches(name, known, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise IOManagerError(
-            f"No I/O manager named {name!r} is installed (known: {', '.join(known) or 'none'}).{hint} "
+            f"No I/O manager named {name!r} is installed "
+            f"(known: {', '.join(known) or 'none'}).{hint} "
             f"Fix io_manager= or install the package that provides it under the "
             f"{ENTRY_POINT_GROUP!r} entry-point group."
         )

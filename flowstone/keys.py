@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 PartitionKey: TypeAlias = str
-"""The key of one partition of an asset, e.g. ``"2024-01-01"`` or ``"date=2024-01-01|region=us"``."""
+"""The key of one partition, e.g. ``"2024-01-01"`` or ``"date=2024-01-01|region=us"``."""
 
 CodeVersion: TypeAlias = str
 """A version string of an asset's code: given by the user or a hash of its source."""

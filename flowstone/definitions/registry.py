@@ -120,5 +120,5 @@ _active_registry: ContextVar[Registry] = ContextVar("flowstone_registry", defaul
 
 
 def get_active_registry() -> Registry:
-    """The registry ``@asset`` registers into: the innermost ``with Registry()``, else the default."""
+    """The registry ``@asset`` registers into: the innermost ``with Registry()`` or the default."""
     return _active_registry.get()
