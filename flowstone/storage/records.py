@@ -65,7 +65,8 @@ class LineageEdge(_Record):
 class MaterializationRecord(_Record):
     """One (asset, partition) outcome in one run, with what it was built from.
 
-    ``sequence`` is assigned by the store when the record is written: it is the only notion of
+    ``metadata`` is what the asset reported (``context.add_metadata``); ``stored`` is what its I/O
+    manager's ``save`` returned (uri, size, checksum). ``sequence`` is assigned by the store when the record is written: it is the only notion of
     "newer" flowstone trusts (never wall-clock time).
     """
 
@@ -82,6 +83,7 @@ class MaterializationRecord(_Record):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    stored: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
     inputs: tuple[LineageEdge, ...] = ()
 
