@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     store_url: str | None = Field(default=None, description="Metadata store SQLAlchemy URL.")
     storage_root: str | None = Field(default=None, description="Root of the filesystem manager.")
     concurrency: int = Field(default=8, ge=1, description="Items run at once.")
+    io_managers: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Options per I/O manager name, e.g. {'fs': {'root': ...}}."
+    )
 
     @classmethod
     def settings_customise_sources(

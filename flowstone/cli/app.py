@@ -1,0 +1,51 @@
+"""The ``flowstone`` command: the only code in flowstone that prints or exits.
+
+Exit codes: 0 when everything selected succeeded, 1 when an asset failed or was skipped, 2 for
+bad usage or bad definitions (a one-paragraph error, never a traceback), 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from flowstone.cli.history import history
+from flowstone.cli.listing import list_assets
+from flowstone.cli.materialize import materialize
+from flowstone.errors import FlowstoneError
+
+EXIT_USAGE = 2
+
+
+class FlowstoneUsageError(click.ClickException):
+    """A flowstone error shown as one paragraph with exit code 2."""
+
+    exit_code = EXIT_USAGE
+
+    def format_message(self) -> str:
+        return self.message
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FlowstoneError as exc:
+            raise FlowstoneUsageError(f"{type(exc).__name__}: {exc}") from exc
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="flowstone")
+def cli() -> None:
+    """flowstone: asset-first data orchestration with lineage and stale-only recomputation."""
+
+
+cli.add_command(materialize)
+cli.add_command(list_assets)
+cli.add_command(history)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

@@ -1,0 +1,52 @@
+"""``flowstone list``: the assets a project defines, in dependency order."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from flowstone.cli.loading import load_definitions
+from flowstone.cli.options import definitions_options, json_option
+from flowstone.execution.api import build_graph, resolve_settings
+
+
+@click.command("list")
+@definitions_options
+@json_option
+def list_assets(module: str | None, file: Path | None, as_json: bool) -> None:
+    """List every asset with its group, upstream assets, I/O manager and definition site."""
+    settings = resolve_settings()
+    graph = build_graph(load_definitions(module, file, settings))
+    rows = []
+    for key in graph.keys():
+        definition = graph.get(key)
+        rows.append(
+            {
+                "asset": str(key),
+                "group": definition.group,
+                "depends_on": [str(d.asset_key) for d in definition.dependencies],
+                "partitioned": definition.partitions is not None,
+                "io_manager": definition.io_manager
+                if isinstance(definition.io_manager, str)
+                else type(definition.io_manager).__name__,
+                "source": str(definition.source),
+                "description": (definition.description or "").split("\n")[0],
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"{len(rows)} assets")
+    for column in ("asset", "group", "depends_on", "io_manager", "source", "description"):
+        table.add_column(column)
+    for row in rows:
+        depends = ", ".join(row["depends_on"])  # type: ignore[arg-type]
+        table.add_row(
+            str(row["asset"]), str(row["group"]), depends, str(row["io_manager"]),
+            str(row["source"]), str(row["description"]),
+        )
+    Console().print(table)

@@ -1,0 +1,151 @@
+"""The Python entry points: ``materialize`` and ``materialize_async``.
+
+They resolve settings, the metadata store, the graph and the I/O managers, build the plan and
+hand it to the runner. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import anyio
+from pydantic import ValidationError
+
+from flowstone.config import Settings, load_settings
+from flowstone.definitions import AssetDef, Registry, get_active_registry
+from flowstone.errors import ConfigError
+from flowstone.execution.plan import Plan, build_plan
+from flowstone.execution.resources import IOManagerSet
+from flowstone.execution.result import RunResult
+from flowstone.execution.runner import RunEvent, Runner
+from flowstone.graph import AssetGraph, select
+from flowstone.io import IOManager
+from flowstone.keys import PartitionKey
+from flowstone.storage import MetadataStore
+from flowstone.storage.sql import SqlMetadataStore
+
+Selection = str | Sequence[str] | None
+
+
+def resolve_settings(project_dir: Path | None = None, **overrides: Any) -> Settings:
+    """Load settings, turning a validation failure into a ``ConfigError`` naming the field."""
+    try:
+        return load_settings(project_dir, **overrides)
+    except ValidationError as exc:
+        fields = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigError(
+            f"Invalid flowstone settings ({fields}). Fix [tool.flowstone] in pyproject.toml, "
+            f"flowstone.toml or the FLOWSTONE_* environment variables."
+        ) from exc
+
+
+@contextmanager
+def open_store(store: str | MetadataStore | None, settings: Settings) -> Iterator[MetadataStore]:
+    """The given store, or one opened from a URL (closed on exit), or the project default."""
+    if store is not None and not isinstance(store, str):
+        yield store
+        return
+    opened = SqlMetadataStore(store or settings.resolved_store_url())
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def build_graph(definitions: Registry | Sequence[AssetDef[Any, Any]] | None) -> AssetGraph:
+    """The validated graph of a registry (the active one by default) or a list of assets."""
+    if definitions is None:
+        definitions = get_active_registry()
+    if isinstance(definitions, Registry):
+        return AssetGraph.from_registry(definitions)
+    return AssetGraph.from_definitions(definitions)
+
+
+def plan_run(
+    graph: AssetGraph,
+    selection: Selection,
+    store: MetadataStore,
+    *,
+    partitions: Sequence[PartitionKey] | None = None,
+) -> Plan:
+    """The plan for ``selection`` (every asset when ``None``)."""
+    return build_plan(graph, select(graph, selection), store, partitions=partitions)
+
+
+async def materialize_async(
+    selection: Selection = None,
+    *,
+    definitions: Registry | Sequence[AssetDef[Any, Any]] | None = None,
+    store: str | MetadataStore | None = None,
+    io_managers: Mapping[str, IOManager] | None = None,
+    partitions: Sequence[PartitionKey] | None = None,
+    concurrency: int | None = None,
+    project_dir: Path | None = None,
+    on_event: Callable[[RunEvent], None] | None = None,
+) -> RunResult:
+    """Materialize the selected assets inside a running event loop. See ``materialize``."""
+    settings = resolve_settings(project_dir, concurrency=concurrency)
+    graph = build_graph(definitions)
+    with open_store(store, settings) as opened:
+        plan = await anyio.to_thread.run_sync(
+            partial(plan_run, graph, selection, opened, partitions=partitions)
+        )
+        managers = IOManagerSet(settings, io_managers)
+        managers.prepare(plan.asset(key) for key in plan.assets_read_or_written)
+        runner = Runner(
+            plan, opened, managers, concurrency=settings.concurrency, on_event=on_event
+        )
+        return await runner.run()
+
+
+def materialize(
+    selection: Selection = None,
+    *,
+    definitions: Registry | Sequence[AssetDef[Any, Any]] | None = None,
+    store: str | MetadataStore | None = None,
+    io_managers: Mapping[str, IOManager] | None = None,
+    partitions: Sequence[PartitionKey] | None = None,
+    concurrency: int | None = None,
+    project_dir: Path | None = None,
+    on_event: Callable[[RunEvent], None] | None = None,
+) -> RunResult:
+    """Materialize the selected assets and record every outcome with its lineage.
+
+    Args:
+        selection: selection terms (``"clean_orders"``, ``"*daily_revenue"``, ``"group:raw"``);
+            every asset when ``None``.
+        definitions: a ``Registry`` or list of assets; the active registry by default.
+        store: a metadata store URL or instance; ``.flowstone/flowstone.db`` by default.
+        io_managers: I/O manager instances by name, overriding the installed ones.
+        partitions: only these partitions of partitioned assets.
+        concurrency: items run at once (default from settings, 8).
+        on_event: called on every item start and finish (progress displays).
+
+    Returns:
+        A ``RunResult``; call ``.raise_on_failure()`` to turn failures into a ``RunError``.
+
+    Example:
+        >>> result = materialize("*daily_revenue", concurrency=4)
+        >>> result.success
+        True
+    """
+    return anyio.run(
+        partial(
+            materialize_async,
+            selection,
+            definitions=definitions,
+            store=store,
+            io_managers=io_managers,
+            partitions=partitions,
+            concurrency=concurrency,
+            project_dir=project_dir,
+            on_event=on_event,
+        )
+    )

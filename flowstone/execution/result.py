@@ -1,0 +1,79 @@
+"""What a run reports back to its caller: one ``ItemResult`` per (asset, partition)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flowstone.errors import RunError
+from flowstone.keys import UNPARTITIONED, AssetKey, PartitionKey
+from flowstone.storage import MaterializationStatus, RunStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    """The outcome of one (asset, partition) in a run."""
+
+    asset_key: AssetKey
+    partition_key: PartitionKey
+    status: MaterializationStatus
+    materialization_id: str
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+    attempts: int = 0
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to finish, when the function ran."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    @property
+    def label(self) -> str:
+        """``asset`` or ``asset[partition]``: how the item is shown."""
+        if self.partition_key == UNPARTITIONED:
+            return str(self.asset_key)
+        return f"{self.asset_key}[{self.partition_key}]"
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """Everything a run did, in plan order.
+
+    Example:
+        >>> result = materialize(["clean_orders"])
+        >>> result.success, [item.label for item in result.failures]
+        (True, [])
+    """
+
+    run_id: str
+    status: RunStatus
+    items: tuple[ItemResult, ...]
+
+    @property
+    def success(self) -> bool:
+        """Whether every selected item was materialized."""
+        return self.status is RunStatus.SUCCESS
+
+    @property
+    def failures(self) -> list[ItemResult]:
+        """Items that did not succeed (failed, skipped or cancelled)."""
+        return [item for item in self.items if item.status is not MaterializationStatus.SUCCESS]
+
+    def count(self, status: MaterializationStatus) -> int:
+        """How many items ended with ``status``."""
+        return sum(1 for item in self.items if item.status is status)
+
+    def raise_on_failure(self) -> RunResult:
+        """Return ``self``, or raise ``RunError`` listing every item that did not succeed."""
+        if self.success:
+            return self
+        failures = [(i.asset_key, i.partition_key, i.error or i.status.value) for i in self.failures]
+        lines = "\n".join(f"  {item.label}: {item.status.value}" for item in self.failures)
+        raise RunError(
+            f"Run {self.run_id} did not succeed for {len(failures)} item(s):\n{lines}\n"
+            f"See `flowstone history ASSET` for the errors, fix them and run again.",
+            failures,
+        )
