@@ -59,5 +59,8 @@ def _import_file(file: Path) -> None:
 
 
 def _import_module(name: str, project_dir: Path) -> None:
+    """Import ``name`` afresh (with its submodules) so its assets register in the new registry."""
     sys.path.insert(0, str(project_dir))
+    for loaded in [m for m in sys.modules if m == name or m.startswith(f"{name}.")]:
+        del sys.modules[loaded]
     importlib.import_module(name)

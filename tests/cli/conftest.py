@@ -1,0 +1,48 @@
+"""CLI fixtures: a throw-away project folder with a pipeline file, and a click runner."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from flowstone.cli import cli
+
+PIPELINE = '''
+from flowstone import AssetContext, asset
+
+@asset(group="raw")
+def numbers(context: AssetContext) -> list[int]:
+    context.add_metadata(row_count=3)
+    return [1, 2, 3]
+
+@asset(depends_on=[numbers], group="clean", tags={"tier": "gold"})
+def doubled(numbers: list[int]) -> list[int]:
+    return [n * 2 for n in numbers]
+
+@asset(depends_on=[doubled])
+def total(doubled: list[int]) -> int:
+    return sum(doubled)
+'''
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project folder (the current directory) holding ``pipeline.py``."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pipeline.py").write_text(textwrap.dedent(PIPELINE))
+    return tmp_path
+
+
+@pytest.fixture
+def invoke(project: Path) -> Callable[..., Result]:
+    """``invoke("materialize", "-f", "pipeline.py")``: run the CLI in the project folder."""
+    runner = CliRunner()
+
+    def run(*args: str) -> Result:
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+    return run

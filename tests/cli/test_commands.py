@@ -1,0 +1,112 @@
+"""flowstone materialize / list / history: output, exit codes and error paragraphs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from click.testing import Result
+
+Invoke = Callable[..., Result]
+
+
+def test_materialize_everything_then_history(invoke: Invoke, project: Path) -> None:
+    result = invoke("materialize", "-f", "pipeline.py")
+    assert result.exit_code == 0, result.output
+    assert "success: 3 success" in result.output
+    assert (project / ".flowstone" / "flowstone.db").exists()
+    assert (project / ".flowstone" / "storage" / "total").is_dir()
+
+    history = invoke("history", "numbers", "--json")
+    records = json.loads(history.output)
+    assert [r["status"] for r in records] == ["success"]
+    assert records[0]["metadata"] == {"row_count": 3}
+
+
+def test_materialize_json_lists_each_selected_item(invoke: Invoke) -> None:
+    result = invoke("materialize", "-f", "pipeline.py", "+doubled", "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["status"] == "success"
+    assert [item["asset"] for item in payload["items"]] == ["numbers", "doubled"]
+
+
+def test_selection_by_group_and_tag(invoke: Invoke) -> None:
+    payload = json.loads(invoke("materialize", "-f", "pipeline.py", "group:raw", "--json").output)
+    assert [item["asset"] for item in payload["items"]] == ["numbers"]
+    payload = json.loads(invoke("materialize", "-f", "pipeline.py", "tag:tier=gold", "--json").output)
+    assert [item["asset"] for item in payload["items"]] == ["doubled"]
+
+
+def test_failing_asset_exits_1_and_records_the_failure(invoke: Invoke, project: Path) -> None:
+    source = (project / "pipeline.py").read_text()
+    (project / "pipeline.py").write_text(source.replace("return sum(doubled)", "return 1 / 0"))
+    result = invoke("materialize", "-f", "pipeline.py")
+    assert result.exit_code == 1
+    assert "ZeroDivisionError" in result.output
+    records = json.loads(invoke("history", "total", "--json").output)
+    assert records[0]["status"] == "failed"
+    assert "ZeroDivisionError: division by zero" in records[0]["error"]
+    assert not (project / ".flowstone" / "storage" / "total").exists()
+
+
+def test_unknown_selection_exits_2_with_a_hint(invoke: Invoke) -> None:
+    result = invoke("materialize", "-f", "pipeline.py", "doubeld")
+    assert result.exit_code == 2
+    assert "doubled" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_dependency_exits_2_with_did_you_mean(invoke: Invoke, project: Path) -> None:
+    source = (project / "pipeline.py").read_text()
+    (project / "pipeline.py").write_text(source.replace('"raw")', '"raw")\n', 1).replace(
+        "depends_on=[doubled]", 'depends_on=["doubld"]'
+    ).replace("def total(doubled", "def total(doubld"))
+    result = invoke("materialize", "-f", "pipeline.py")
+    assert result.exit_code == 2
+    assert "Did you mean 'doubled'?" in result.output
+    assert "pipeline.py:" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cycle_in_the_module_exits_2(invoke: Invoke, project: Path) -> None:
+    source = (project / "pipeline.py").read_text()
+    (project / "pipeline.py").write_text(
+        source.replace('@asset(group="raw")\ndef numbers(context: AssetContext)',
+                       '@asset(group="raw", depends_on=["total"])\n'
+                       "def numbers(context: AssetContext, total: int)")
+    )
+    result = invoke("materialize", "-f", "pipeline.py")
+    assert result.exit_code == 2
+    assert "CycleError" in result.output
+    assert "-> numbers" in result.output or "-> total" in result.output
+
+
+def test_missing_definitions_and_bad_file_exit_2(invoke: Invoke, project: Path) -> None:
+    assert invoke("materialize").exit_code == 2
+    assert invoke("materialize", "-f", "nowhere.py").exit_code == 2
+    (project / "broken.py").write_text("import not_a_module_anywhere\n")
+    result = invoke("materialize", "-f", "broken.py")
+    assert result.exit_code == 2
+    assert "ModuleNotFoundError" in result.output
+
+
+def test_module_from_pyproject_settings(invoke: Invoke, project: Path) -> None:
+    (project / "pyproject.toml").write_text('[tool.flowstone]\nmodule = "pipeline"\n')
+    result = invoke("materialize", "--json")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.output)["items"]) == 3
+
+
+def test_list_shows_assets_in_order(invoke: Invoke) -> None:
+    rows = json.loads(invoke("list", "-f", "pipeline.py", "--json").output)
+    assert [row["asset"] for row in rows] == ["numbers", "doubled", "total"]
+    assert rows[1]["depends_on"] == ["numbers"]
+    assert rows[0]["source"].startswith("pipeline.py:")
+
+
+def test_history_of_an_asset_never_run(invoke: Invoke) -> None:
+    result = invoke("history", "numbers")
+    assert result.exit_code == 0
+    assert "No materializations recorded for 'numbers'" in result.output
