@@ -13,7 +13,7 @@ import logging
 import threading
 import traceback
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -79,7 +79,9 @@ class Runner:
         self._managers = managers
         self._on_event = on_event
         self.run_id = run_id or uuid.uuid4().hex
-        self._limiter = anyio.CapacityLimiter(concurrency)
+        self._concurrency = concurrency
+        self._active = 0
+        self._ready: deque[PlanItem] = deque()
         self._recorder = MaterializationRecorder(store)
         self._cancel = threading.Event()
         self._items = {item.key: item for item in plan.items}
@@ -131,16 +133,19 @@ class Runner:
         await anyio.to_thread.run_sync(self._store.finish_run, self.run_id, status, _now())
 
     def _release(self, task_group: TaskGroup, ready: list[ItemKey]) -> None:
-        """Start the ready items; skip (iteratively, not recursively) those that cannot run."""
+        """Queue the ready items and start what fits; skip (iteratively) those that cannot run."""
         while ready:
             key = ready.pop()
             item = self._items[key]
             reason = item.blocked or self._upstream_problem(item)
             if reason is None:
-                task_group.start_soon(self._execute, task_group, item, name=str(key))
+                self._ready.append(item)
                 continue
             self._finish(item, Status.SKIPPED, None, error=reason)
             ready.extend(self._unblock(key))
+        while self._ready and self._active < self._concurrency:
+            self._active += 1
+            task_group.start_soon(self._execute, task_group, self._ready.popleft())
 
     def _unblock(self, key: ItemKey) -> list[ItemKey]:
         newly_ready = []
@@ -160,12 +165,12 @@ class Runner:
 
     async def _execute(self, task_group: TaskGroup, item: PlanItem) -> None:
         definition = self._plan.asset(item.asset_key)
-        async with self._limiter:
-            started_at = _now()
-            self._running[item.key] = started_at
-            self._emit(RunEvent("started", item, len(self._items)))
-            status, error, attempts, outcome = await self._attempts(item, definition)
-            del self._running[item.key]
+        started_at = _now()
+        self._running[item.key] = started_at
+        self._emit(RunEvent("started", item, len(self._items)))
+        status, error, attempts, outcome = await self._attempts(item, definition)
+        del self._running[item.key]
+        self._active -= 1
         stored, metadata = outcome
         self._finish(item, status, started_at, error=error, attempts=attempts, stored=stored,
                      metadata=metadata)

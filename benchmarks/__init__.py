@@ -1,0 +1,1 @@
+"""flowstone's benchmarks: side-by-side timings, never timed unit tests."""
