@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -167,6 +168,7 @@ def build_asset_def(
             f"StaticPartitions([...]); got {partitioned_by!r}."
         )
     _check_plain_options(where, plain)
+    _check_selectable_names(where, asset_key, plain.get("group", "default"), tags or {})
     dependencies = _parse_dependencies(where, depends_on)
     context_parameter = _bind_parameters(where, fn, dependencies)
     return AssetDef(
@@ -202,6 +204,24 @@ def _check_plain_options(where: str, plain: Mapping[str, Any]) -> None:
             raise DefinitionError(f"{where}: @asset has no option {name!r}. Remove it.")
         if not isinstance(value, expected):
             raise DefinitionError(f"{where}: {name}= has the wrong type ({value!r}).")
+
+
+_SELECTABLE = re.compile(r"[\w.-]+")
+
+
+def _check_selectable_names(
+    where: str, key: AssetKey, group: str, tags: Mapping[str, str]
+) -> None:
+    """Keys, groups and tags must be writable in the selection syntax (letters, digits, _ . -)."""
+    names = [("asset key segment", segment) for segment in key.path]
+    names += [("group", group)] + [("tag key", name) for name in tags]
+    names += [("tag value", value) for value in tags.values()]
+    for kind, value in names:
+        if not isinstance(value, str) or not _SELECTABLE.fullmatch(value):
+            raise DefinitionError(
+                f"{where}: {kind} {value!r} must be a non-empty string of letters, digits, "
+                f"'_', '.' or '-' so that selections can name it. Rename it."
+            )
 
 
 def _parse_dependencies(where: str, depends_on: DependsOn) -> tuple[Dependency, ...]:

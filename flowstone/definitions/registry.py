@@ -36,7 +36,7 @@ class Registry:
     def register(self, definition: AssetDef[Any, Any]) -> None:
         """Add ``definition``; raise ``CycleError`` if its dependencies close a cycle."""
         previous = self._assets.get(definition.key)
-        if previous is not None and previous.source != definition.source:
+        if previous is not None and not _is_redefinition(previous, definition):
             self._duplicates.append((previous, definition))
             return
         self._raise_if_cycle(definition)
@@ -113,6 +113,13 @@ class Registry:
         traceback: TracebackType | None,
     ) -> None:
         _active_registry.reset(self._tokens.pop())
+
+
+def _is_redefinition(previous: AssetDef[Any, Any], new: AssetDef[Any, Any]) -> bool:
+    """The same module-level function defined again (a module re-run), not a second asset."""
+    qualname = getattr(new.fn, "__qualname__", "")
+    same_function = getattr(previous.fn, "__qualname__", None) == qualname
+    return previous.source == new.source and same_function and "<locals>" not in qualname
 
 
 _default_registry = Registry()

@@ -148,3 +148,33 @@ def test_registry_isolation_and_duplicates(registry: Registry) -> None:
     make_second_twin()
     assert len(registry.duplicates) == 1
     assert registry.get("twin") is twin
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"key": "my asset"}, r"asset key segment 'my asset'"),
+        ({"group": "raw data"}, r"group 'raw data'"),
+        ({"tags": {"tier": 1}}, r"tag value 1"),
+        ({"tags": {"a=b": "c"}}, r"tag key 'a=b'"),
+    ],
+)
+def test_names_must_be_selectable(
+    registry: Registry, kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(DefinitionError, match=message):
+
+        @asset(**kwargs)  # type: ignore[call-overload]
+        def named() -> int:
+            return 1
+
+
+def test_assets_made_by_a_factory_with_one_key_are_duplicates(registry: Registry) -> None:
+    def make(value: int) -> None:
+        @asset(key="made")
+        def made() -> int:
+            return value
+
+    make(1)
+    make(2)
+    assert len(registry.duplicates) == 1
