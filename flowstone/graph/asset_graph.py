@@ -12,7 +12,7 @@ import difflib
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any, TypeAlias
 
-import networkx as nx  # type: ignore[import-untyped, unused-ignore]
+import networkx as nx
 
 from flowstone.definitions import AssetDef, Dependency, Registry
 from flowstone.errors import CycleError, DefinitionError, SelectionError
@@ -63,7 +63,7 @@ class AssetGraph:
         by_key, found = _index_definitions(definitions)
         _raise_if_duplicates([*duplicates, *found])
         _raise_if_unknown_dependencies(by_key)
-        graph = nx.DiGraph()
+        graph: nx.DiGraph[AssetKey] = nx.DiGraph()
         graph.add_nodes_from(by_key)
         graph.add_edges_from(
             (dependency.asset_key, key)
@@ -71,7 +71,7 @@ class AssetGraph:
             for dependency in definition.dependencies
         )
         self._definitions: Mapping[AssetKey, AssetDef[Any, Any]] = by_key
-        self._graph: Any = graph
+        self._graph = graph
         self._order: tuple[AssetKey, ...] = _sort_or_raise_cycle(graph, by_key)
         self._position: dict[AssetKey, int] = {key: i for i, key in enumerate(self._order)}
 

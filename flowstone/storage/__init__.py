@@ -9,6 +9,7 @@ from flowstone.storage.records import (
     RunRecord,
     RunStatus,
 )
+from flowstone.storage.sql import SqlMetadataStore
 
 __all__ = [
     "LatestState",
@@ -18,4 +19,5 @@ __all__ = [
     "MetadataStore",
     "RunRecord",
     "RunStatus",
+    "SqlMetadataStore",
 ]
