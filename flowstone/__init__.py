@@ -12,7 +12,14 @@ Example:
     True
 """
 
-from flowstone.definitions import AssetContext, AssetDef, Registry, RetryPolicy, asset
+from flowstone.definitions import (
+    AssetContext,
+    AssetDef,
+    Definitions,
+    Registry,
+    RetryPolicy,
+    asset,
+)
 from flowstone.errors import (
     ConfigError,
     CycleError,
@@ -41,6 +48,7 @@ __all__ = [
     "ConfigError",
     "CycleError",
     "DefinitionError",
+    "Definitions",
     "FlowstoneError",
     "IOContext",
     "IOManager",

@@ -65,7 +65,8 @@ class Settings(BaseSettings):
     storage_root: str | None = Field(default=None, description="Root of the filesystem manager.")
     concurrency: int = Field(default=8, ge=1, description="Items run at once.")
     io_managers: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="Options per I/O manager name, e.g. {'fs': {'root': ...}}."
+        default_factory=dict,
+        description="Options per I/O manager name, e.g. {'fs': {'root': ...}}.",
     )
 
     @classmethod

@@ -36,7 +36,9 @@ def history(
         click.echo(json.dumps([r.model_dump(mode="json") for r in records], indent=2))
         return
     if not records:
-        click.echo(f"No materializations recorded for {asset!r}. Run: flowstone materialize {asset}")
+        click.echo(
+            f"No materializations recorded for {asset!r}. Run: flowstone materialize {asset}"
+        )
         return
     Console().print(_table(asset, records))
 
@@ -55,8 +57,13 @@ def _table(asset: str, records: list[MaterializationRecord]) -> Table:
         )
         error = record.error.strip().splitlines()[-1] if record.error else ""
         table.add_row(
-            str(record.sequence), partition, record.status.value, record.run_id[:8], started,
-            duration, inputs, error or (record.uri or ""),
+            str(record.sequence),
+            partition,
+            record.status.value,
+            record.run_id[:8],
+            started,
+            duration,
+            inputs,
+            error or (record.uri or ""),
         )
     return table
-

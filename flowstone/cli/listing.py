@@ -46,7 +46,11 @@ def list_assets(module: str | None, file: Path | None, as_json: bool) -> None:
     for row in rows:
         depends = ", ".join(row["depends_on"])  # type: ignore[arg-type]
         table.add_row(
-            str(row["asset"]), str(row["group"]), depends, str(row["io_manager"]),
-            str(row["source"]), str(row["description"]),
+            str(row["asset"]),
+            str(row["group"]),
+            depends,
+            str(row["io_manager"]),
+            str(row["source"]),
+            str(row["description"]),
         )
     Console().print(table)

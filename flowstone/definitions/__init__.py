@@ -1,6 +1,7 @@
 """Asset definitions: ``@asset``, ``AssetDef``, ``AssetContext`` and the ``Registry``."""
 
 from flowstone.definitions.asset import AssetDef, Dependency, SourceLocation, asset
+from flowstone.definitions.collection import Definitions
 from flowstone.definitions.context import AssetContext
 from flowstone.definitions.registry import Registry, get_active_registry
 from flowstone.definitions.retry import RetryPolicy
@@ -8,6 +9,7 @@ from flowstone.definitions.retry import RetryPolicy
 __all__ = [
     "AssetContext",
     "AssetDef",
+    "Definitions",
     "Dependency",
     "Registry",
     "RetryPolicy",

@@ -209,9 +209,7 @@ def _check_plain_options(where: str, plain: Mapping[str, Any]) -> None:
 _SELECTABLE = re.compile(r"[\w.-]+")
 
 
-def _check_selectable_names(
-    where: str, key: AssetKey, group: str, tags: Mapping[str, str]
-) -> None:
+def _check_selectable_names(where: str, key: AssetKey, group: str, tags: Mapping[str, str]) -> None:
     """Keys, groups and tags must be writable in the selection syntax (letters, digits, _ . -)."""
     names = [("asset key segment", segment) for segment in key.path]
     names += [("group", group)] + [("tag key", name) for name in tags]

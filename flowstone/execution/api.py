@@ -16,7 +16,7 @@ import anyio
 from pydantic import ValidationError
 
 from flowstone.config import Settings, load_settings
-from flowstone.definitions import AssetDef, Registry, get_active_registry
+from flowstone.definitions import AssetDef, Definitions, Registry, get_active_registry
 from flowstone.errors import ConfigError
 from flowstone.execution.plan import Plan, build_plan
 from flowstone.execution.resources import IOManagerSet
@@ -59,8 +59,10 @@ def open_store(store: str | MetadataStore | None, settings: Settings) -> Iterato
         opened.close()
 
 
-def build_graph(definitions: Registry | Sequence[AssetDef[Any, Any]] | None) -> AssetGraph:
-    """The validated graph of a registry (the active one by default) or a list of assets."""
+def build_graph(
+    definitions: Registry | Definitions | Sequence[AssetDef[Any, Any]] | None,
+) -> AssetGraph:
+    """The validated graph of a registry (the active one by default) or a set of assets."""
     if definitions is None:
         definitions = get_active_registry()
     if isinstance(definitions, Registry):
@@ -82,7 +84,7 @@ def plan_run(
 async def materialize_async(
     selection: Selection = None,
     *,
-    definitions: Registry | Sequence[AssetDef[Any, Any]] | None = None,
+    definitions: Registry | Definitions | Sequence[AssetDef[Any, Any]] | None = None,
     store: str | MetadataStore | None = None,
     io_managers: Mapping[str, IOManager] | None = None,
     partitions: Sequence[PartitionKey] | None = None,
@@ -99,16 +101,14 @@ async def materialize_async(
         )
         managers = IOManagerSet(settings, io_managers)
         managers.prepare(plan.asset(key) for key in plan.assets_read_or_written)
-        runner = Runner(
-            plan, opened, managers, concurrency=settings.concurrency, on_event=on_event
-        )
+        runner = Runner(plan, opened, managers, concurrency=settings.concurrency, on_event=on_event)
         return await runner.run()
 
 
 def materialize(
     selection: Selection = None,
     *,
-    definitions: Registry | Sequence[AssetDef[Any, Any]] | None = None,
+    definitions: Registry | Definitions | Sequence[AssetDef[Any, Any]] | None = None,
     store: str | MetadataStore | None = None,
     io_managers: Mapping[str, IOManager] | None = None,
     partitions: Sequence[PartitionKey] | None = None,

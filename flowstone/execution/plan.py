@@ -136,9 +136,7 @@ def build_plan(
     outside = {up for item in items for spec in item.inputs for up in spec.upstream} - planned
     latest = store.get_latest(sorted(outside)) if outside else {}
     external = {
-        key: state.last_success
-        for key, state in latest.items()
-        if state.last_success is not None
+        key: state.last_success for key, state in latest.items() if state.last_success is not None
     }
     return Plan(graph, tuple(_mark_blocked(item, planned, external) for item in items), external)
 
@@ -147,7 +145,10 @@ def _mark_blocked(
     item: PlanItem, planned: set[ItemKey], external: Mapping[ItemKey, MaterializationRecord]
 ) -> PlanItem:
     missing = [
-        up for spec in item.inputs for up in spec.upstream if up not in planned and up not in external
+        up
+        for spec in item.inputs
+        for up in spec.upstream
+        if up not in planned and up not in external
     ]
     if not missing:
         return item

@@ -49,7 +49,9 @@ class IOManagerSet:
         try:
             manager_class = load_io_manager_class(name)
         except IOManagerError as exc:
-            raise IOManagerError(f"Asset {definition.label}: {exc}", asset_key=definition.key) from exc
+            raise IOManagerError(
+                f"Asset {definition.label}: {exc}", asset_key=definition.key
+            ) from exc
         options = self._options_for(name)
         try:
             return manager_class(**options)

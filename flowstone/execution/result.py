@@ -70,7 +70,9 @@ class RunResult:
         """Return ``self``, or raise ``RunError`` listing every item that did not succeed."""
         if self.success:
             return self
-        failures = [(i.asset_key, i.partition_key, i.error or i.status.value) for i in self.failures]
+        failures = [
+            (i.asset_key, i.partition_key, i.error or i.status.value) for i in self.failures
+        ]
         lines = "\n".join(f"  {item.label}: {item.status.value}" for item in self.failures)
         raise RunError(
             f"Run {self.run_id} did not succeed for {len(failures)} item(s):\n{lines}\n"

@@ -172,8 +172,15 @@ class Runner:
         del self._running[item.key]
         self._active -= 1
         stored, metadata = outcome
-        self._finish(item, status, started_at, error=error, attempts=attempts, stored=stored,
-                     metadata=metadata)
+        self._finish(
+            item,
+            status,
+            started_at,
+            error=error,
+            attempts=attempts,
+            stored=stored,
+            metadata=metadata,
+        )
         self._release(task_group, self._unblock(item.key))
         await self._recorder.flush_if_due()
 
@@ -273,8 +280,14 @@ class Runner:
             self._records[item.key] = record
         self._recorder.add(record)
         result = ItemResult(
-            item.asset_key, item.partition_key, status, record.materialization_id,
-            record.started_at, record.finished_at, error, attempts,
+            item.asset_key,
+            item.partition_key,
+            status,
+            record.materialization_id,
+            record.started_at,
+            record.finished_at,
+            error,
+            attempts,
         )
         self._results[item.key] = result
         self._emit(RunEvent("finished", item, len(self._items), result))

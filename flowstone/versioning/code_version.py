@@ -45,7 +45,9 @@ def _normalised_ast(source: str) -> str:
     return ast.dump(tree, annotate_fields=True, include_attributes=False)
 
 
-def _has_docstring(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Module) -> bool:
+def _has_docstring(
+    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Module,
+) -> bool:
     first = node.body[0] if node.body else None
     return (
         isinstance(first, ast.Expr)

@@ -178,3 +178,19 @@ def test_assets_made_by_a_factory_with_one_key_are_duplicates(registry: Registry
     make(1)
     make(2)
     assert len(registry.duplicates) == 1
+
+
+def test_definitions_from_modules_collects_top_level_assets(registry: Registry) -> None:
+    import types
+
+    from flowstone import Definitions
+
+    @asset
+    def first() -> int:
+        return 1
+
+    module = types.ModuleType("pipeline")
+    module.first = first  # type: ignore[attr-defined]
+    module.alias = first  # type: ignore[attr-defined]
+    module.other = 3  # type: ignore[attr-defined]
+    assert Definitions.from_modules(module).assets == (first,)

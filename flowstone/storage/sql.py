@@ -1,0 +1,400 @@
+"""``SqlMetadataStore``: the metadata store on SQLite or PostgreSQL, with SQLAlchemy Core.
+
+This module owns the engine (SQLite pragmas and transaction control, PostgreSQL pooling), the
+transactions and queries, loading records with their lineage in bulk, and the translation of
+every database error into ``StorageError``. It must not use the ORM, make one round trip per
+item, or let a password reach an error message or a repr. Only the driver process writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import quote
+
+from sqlalchemy import (
+    URL,
+    Connection,
+    Engine,
+    RowMapping,
+    Select,
+    create_engine,
+    event,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    IntegrityError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+    StatementError,
+)
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from flowstone.errors import StorageError
+from flowstone.keys import AssetKey, PartitionKey
+from flowstone.storage.records import (
+    LatestState,
+    LineageEdge,
+    MaterializationRecord,
+    RunRecord,
+    RunStatus,
+)
+from flowstone.storage.schema import (
+    allocate_sequences,
+    edge_from_row,
+    latest_rows,
+    lineage,
+    lineage_rows,
+    materialization_row,
+    materializations,
+    metadata_obj,
+    record_from_row,
+    runs,
+    seed_counter,
+    select_history,
+    select_inputs,
+    select_latest,
+    select_materializations,
+    upsert_latest,
+)
+
+_CHUNK: Final = 500
+"""Items per query: keeps bind parameters far below every backend's limit."""
+_WRITE: Final = "flowstone_write"
+"""Execution option that makes the SQLite begin listener take the write lock up front."""
+_SQLITE_PRAGMAS: Final = ("busy_timeout=30000", "journal_mode=WAL", "synchronous=NORMAL")
+"""Wait for locks instead of failing; readers beside the writer; fsync at WAL checkpoints."""
+_SCHEMA_LOCK: Final = 7_274_657_323
+"""PostgreSQL advisory lock key that serialises concurrent ``create_all`` calls."""
+
+
+class SqlMetadataStore:
+    """The metadata store on SQLite (the embedded default) or PostgreSQL.
+
+    Args:
+        url: An SQLAlchemy URL: ``sqlite:///path/to/flowstone.db`` or
+            ``postgresql+psycopg://user:password@host/db`` (``postgresql://`` means psycopg).
+        create: Create missing tables and the sequence counter (idempotent and race-safe).
+
+    Every method raises ``StorageError`` when the database cannot be reached, read or written;
+    its message names the URL with the password masked.
+
+    Raises:
+        StorageError: The URL is not usable or the database cannot be reached or created.
+
+    Example:
+        >>> store = SqlMetadataStore("sqlite:///.flowstone/flowstone.db")  # doctest: +SKIP
+        >>> store.get_run("no-such-run") is None  # doctest: +SKIP
+        True
+    """
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self._url = _parse_url(url)
+        self._where = self._url.render_as_string(hide_password=True)
+        self._engine = self._create_engine()
+        self._writer = self._engine.execution_options(**{_WRITE: True})
+        self._upsert_latest = upsert_latest(self._engine.dialect.name)
+        if create:
+            self._create_schema()
+
+    def __repr__(self) -> str:
+        return f"SqlMetadataStore({self._where!r})"
+
+    @property
+    def url(self) -> str:
+        """The database URL with its password masked."""
+        return self._where
+
+    def add_run(self, run: RunRecord) -> None:
+        """Record a run that has started.
+
+        Raises:
+            StorageError: The run exists already or the database cannot be written.
+        """
+        with self._guard(f"Could not record run {run.run_id!r}"), self._writer.begin() as conn:
+            # Enum members are written as their values: psycopg would write their names.
+            conn.execute(runs.insert(), [{**run.model_dump(), "status": run.status.value}])
+
+    def finish_run(self, run_id: str, status: RunStatus, finished_at: datetime) -> None:
+        """Record how a run ended.
+
+        Raises:
+            StorageError: There is no such run or the database cannot be written.
+        """
+        statement = (
+            update(runs)
+            .where(runs.c.run_id == run_id)
+            .values(status=str(status), finished_at=finished_at)
+        )
+        with self._guard(f"Could not finish run {run_id!r}"), self._writer.begin() as conn:
+            found = conn.execute(statement).rowcount
+        if found == 0:
+            raise StorageError(
+                f"Could not finish run {run_id!r} in the metadata store at {self._where}: there "
+                "is no such run. Record it with add_run() before finishing it."
+            )
+
+    def add_materializations(
+        self, records: Sequence[MaterializationRecord]
+    ) -> list[MaterializationRecord]:
+        """Write records, their lineage edges and ``latest`` rows in one transaction.
+
+        Args:
+            records: Materializations in the order they happened.
+
+        Returns:
+            The records with ``sequence`` set, increasing in the given order.
+
+        Raises:
+            StorageError: A record is invalid (unknown run, duplicate id) or the write failed;
+                nothing is written then.
+        """
+        if not records:
+            return []
+        with (
+            self._guard(f"Could not record {len(records)} materializations"),
+            self._writer.begin() as conn,
+        ):
+            first = self._allocate_sequences(conn, len(records))
+            stamped = [
+                record.model_copy(update={"sequence": first + offset})
+                for offset, record in enumerate(records)
+            ]
+            conn.execute(materializations.insert(), [materialization_row(r) for r in stamped])
+            edges = [edge for record in stamped for edge in lineage_rows(record)]
+            if edges:
+                conn.execute(lineage.insert(), edges)
+            moved = latest_rows(stamped)
+            if moved:
+                conn.execute(self._upsert_latest, moved)
+        return stamped
+
+    def get_latest(
+        self, items: Iterable[tuple[AssetKey, PartitionKey]]
+    ) -> dict[tuple[AssetKey, PartitionKey], LatestState]:
+        """The ``latest`` state of each item that has one; unknown items are left out."""
+        wanted = {(str(key), partition): (key, partition) for key, partition in items}
+        keys = sorted(wanted)  # keeps each asset's partitions together in few chunks
+        found: dict[tuple[AssetKey, PartitionKey], LatestState] = {}
+        with (
+            self._guard("Could not read the latest materializations"),
+            self._engine.connect() as conn,
+        ):
+            # One read transaction for every chunk, so they all see the same snapshot.
+            for start in range(0, len(keys), _CHUNK):
+                for stored_key, state in _load_latest_chunk(conn, keys[start : start + _CHUNK]):
+                    found[wanted[stored_key]] = state
+        return found
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """The run, or ``None`` if there is no such run."""
+        statement = select(runs).where(runs.c.run_id == run_id)
+        with self._guard(f"Could not read run {run_id!r}"), self._engine.connect() as conn:
+            row = conn.execute(statement).mappings().one_or_none()
+        return None if row is None else RunRecord.model_validate(dict(row))
+
+    def list_runs(self, limit: int = 20) -> list[RunRecord]:
+        """The newest runs first (by start time), at most ``limit`` of them."""
+        statement = (
+            select(runs).order_by(runs.c.started_at.desc(), runs.c.run_id.desc()).limit(limit)
+        )
+        with self._guard("Could not list runs"), self._engine.connect() as conn:
+            rows = conn.execute(statement).mappings().all()
+        return [RunRecord.model_validate(dict(row)) for row in rows]
+
+    def get_history(
+        self, asset_key: AssetKey, partition_key: PartitionKey | None = None, limit: int = 50
+    ) -> list[MaterializationRecord]:
+        """Materializations of an asset (optionally one partition), newest sequence first."""
+        statement = select_history(str(asset_key), partition_key, limit)
+        with (
+            self._guard(f"Could not read the history of asset {str(asset_key)!r}"),
+            self._engine.connect() as conn,
+        ):
+            return _load_records(conn, _select_rows(conn, statement))
+
+    def get_run_materializations(self, run_id: str) -> list[MaterializationRecord]:
+        """Every materialization recorded for a run, in sequence order, with lineage."""
+        statement = select_materializations(run_id=run_id)
+        with (
+            self._guard(f"Could not read the materializations of run {run_id!r}"),
+            self._engine.connect() as conn,
+        ):
+            return _load_records(conn, _select_rows(conn, statement))
+
+    def close(self) -> None:
+        """Release every pooled connection; the store must not be used afterwards."""
+        self._engine.dispose()
+
+    def _create_engine(self) -> Engine:
+        try:
+            if self._url.get_backend_name() == "sqlite":
+                return _create_sqlite_engine(self._url)
+            return create_engine(self._url, pool_pre_ping=True)
+        except (SQLAlchemyError, ImportError, OSError) as exc:
+            raise StorageError(
+                f"Could not open the metadata store at {self._where}: {self._scrub(exc)}. "
+                "Check the URL and install the driver it names (pip install 'flowstone[postgres]' "
+                "for PostgreSQL)."
+            ) from exc
+
+    def _create_schema(self) -> None:
+        dialect = self._engine.dialect.name
+        with (
+            self._guard("Could not create the metadata store tables"),
+            self._writer.begin() as conn,
+        ):
+            if dialect == "postgresql":
+                # Two processes creating tables at once would race between check and create.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+            metadata_obj.create_all(conn)
+            conn.execute(seed_counter(dialect))
+
+    def _allocate_sequences(self, conn: Connection, count: int) -> int:
+        """Reserve ``count`` sequence numbers under the write lock; return the first."""
+        last = conn.execute(allocate_sequences(count)).scalar_one_or_none()
+        if last is None:
+            raise StorageError(
+                f"The metadata store at {self._where} has no sequence counter. Open it once with "
+                "SqlMetadataStore(url, create=True) to create its tables."
+            )
+        return int(last) - count + 1
+
+    @contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        """Turn any database error into a ``StorageError`` that says what, where and how."""
+        try:
+            yield
+        except (SQLAlchemyError, sqlite3.Error) as exc:
+            raise StorageError(
+                f"{action} in the metadata store at {self._where}: {self._scrub(exc)}. {_hint(exc)}"
+            ) from exc
+
+    def _scrub(self, exc: BaseException) -> str:
+        """The error's own message, first line only, with the password masked."""
+        cause = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
+        message = (str(cause).strip().splitlines() or [type(cause).__name__])[0].rstrip(".")
+        password = self._url.password
+        if password:
+            for secret in {str(password), quote(str(password), safe="")}:
+                message = message.replace(secret, "***")
+        return message
+
+
+def _parse_url(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        # The text may hold a password, so it is not repeated here.
+        raise StorageError(
+            "Could not parse the metadata store URL. Use e.g. sqlite:///.flowstone/flowstone.db "
+            "or postgresql+psycopg://user:password@host:5432/dbname."
+        ) from exc
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StorageError(
+            f"Unsupported metadata store database {parsed.get_backend_name()!r} in "
+            f"{parsed.render_as_string(hide_password=True)}. Use a sqlite:/// or "
+            "postgresql+psycopg:// URL."
+        )
+    return parsed
+
+
+def _create_sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+    event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # SQLAlchemy's pysqlite recipe: stop the driver from issuing BEGIN itself, so that
+    # _on_sqlite_begin decides (and reads get a BEGIN too, which makes them repeatable).
+    dbapi_connection.isolation_level = None
+    for pragma in (*_SQLITE_PRAGMAS, "foreign_keys=ON"):
+        dbapi_connection.execute(f"PRAGMA {pragma}").close()
+
+
+def _on_sqlite_begin(conn: Connection) -> None:
+    # Writers read (the counter) then write: IMMEDIATE takes the write lock at BEGIN, so a
+    # second process waits on busy_timeout instead of failing to upgrade a read lock.
+    immediate = conn.get_execution_options().get(_WRITE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _hint(exc: BaseException) -> str:
+    orig = exc.orig if isinstance(exc, StatementError) else None
+    if isinstance(exc, IntegrityError):
+        return (
+            "Each id must be new and each materialization must name a run recorded with "
+            "add_run(); fix the records and try again."
+        )
+    if isinstance(exc, OperationalError | InterfaceError | NoSuchModuleError):
+        return "Check that the database exists and is reachable and the URL and login are right."
+    if isinstance(orig, ValueError | TypeError):
+        return "Fix the value named above (JSON-serialisable metadata, timezone-aware datetimes)."
+    return "See the chained exception for details; the store may need to be recreated."
+
+
+def _load_latest_chunk(
+    conn: Connection, keys: list[tuple[str, str]]
+) -> Iterator[tuple[tuple[str, str], LatestState]]:
+    """The ``latest`` state of up to ``_CHUNK`` (asset key text, partition) pairs: 3 queries."""
+    newest = _select_rows(conn, select_latest(keys))
+    # Usually the newest attempt is the last success; fetch the others in one go.
+    older_ids = {
+        row["last_success_id"]
+        for row in newest
+        if row["last_success_id"] not in (None, row["materialization_id"])
+    }
+    older = (
+        conn.execute(select_materializations(ids=older_ids)).mappings().all() if older_ids else []
+    )
+    records = {
+        record.materialization_id: record for record in _load_records(conn, [*newest, *older])
+    }
+    for row in newest:
+        record = records[row["materialization_id"]]
+        success_id = row["last_success_id"]
+        yield (
+            (row["asset_key"], row["partition_key"]),
+            LatestState(
+                asset_key=record.asset_key,
+                partition_key=record.partition_key,
+                latest=record,
+                last_success=None if success_id is None else records[success_id],
+            ),
+        )
+
+
+def _select_rows(conn: Connection, statement: Select[Any]) -> Sequence[RowMapping]:
+    return conn.execute(statement).mappings().all()
+
+
+def _load_records(conn: Connection, rows: Sequence[RowMapping]) -> list[MaterializationRecord]:
+    """Records for ``materializations`` rows, with their inputs loaded in bulk."""
+    inputs = _load_inputs(conn, [row["materialization_id"] for row in rows])
+    return [record_from_row(row, inputs.get(row["materialization_id"], ())) for row in rows]
+
+
+def _load_inputs(conn: Connection, ids: Sequence[str]) -> dict[str, list[LineageEdge]]:
+    """Lineage edges of each materialization id, in their recorded order."""
+    edges: dict[str, list[LineageEdge]] = {}
+    for start in range(0, len(ids), _CHUNK):
+        for row in _select_rows(conn, select_inputs(ids[start : start + _CHUNK])):
+            edges.setdefault(row["materialization_id"], []).append(edge_from_row(row))
+    return edges
