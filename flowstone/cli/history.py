@@ -22,7 +22,7 @@ from flowstone.storage import MaterializationRecord
 @store_option
 @json_option
 def history(
-    asset: str, partition_key: str | None, limit: int, store_url: str | None, as_json: bool
+    *, asset: str, partition_key: str | None, limit: int, store_url: str | None, as_json: bool
 ) -> None:
     """Show ASSET's recorded materializations: status, timing, storage URI, inputs and errors."""
     settings = resolve_settings(store_url=store_url)

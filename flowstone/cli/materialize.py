@@ -36,6 +36,7 @@ _STATUS_STYLE = {
 @store_option
 @json_option
 def materialize(
+    *,
     selection: tuple[str, ...],
     module: str | None,
     file: Path | None,

@@ -66,8 +66,8 @@ class MaterializationRecord(_Record):
     """One (asset, partition) outcome in one run, with what it was built from.
 
     ``metadata`` is what the asset reported (``context.add_metadata``); ``stored`` is what its I/O
-    manager's ``save`` returned (uri, size, checksum). ``sequence`` is assigned by the store when the record is written: it is the only notion of
-    "newer" flowstone trusts (never wall-clock time).
+    manager's ``save`` returned (uri, size, checksum). ``sequence`` is assigned by the store when
+    the record is written: it is the only notion of "newer" flowstone trusts (never wall-clock).
     """
 
     materialization_id: str

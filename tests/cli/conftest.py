@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 
 from flowstone.cli import cli
 
-PIPELINE = '''
+PIPELINE = """
 from flowstone import AssetContext, asset
 
 @asset(group="raw")
@@ -26,7 +26,7 @@ def doubled(numbers: list[int]) -> list[int]:
 @asset(depends_on=[doubled])
 def total(doubled: list[int]) -> int:
     return sum(doubled)
-'''
+"""
 
 
 @pytest.fixture

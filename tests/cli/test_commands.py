@@ -35,7 +35,8 @@ def test_materialize_json_lists_each_selected_item(invoke: Invoke) -> None:
 def test_selection_by_group_and_tag(invoke: Invoke) -> None:
     payload = json.loads(invoke("materialize", "-f", "pipeline.py", "group:raw", "--json").output)
     assert [item["asset"] for item in payload["items"]] == ["numbers"]
-    payload = json.loads(invoke("materialize", "-f", "pipeline.py", "tag:tier=gold", "--json").output)
+    result = invoke("materialize", "-f", "pipeline.py", "tag:tier=gold", "--json")
+    payload = json.loads(result.output)
     assert [item["asset"] for item in payload["items"]] == ["doubled"]
 
 
@@ -60,9 +61,11 @@ def test_unknown_selection_exits_2_with_a_hint(invoke: Invoke) -> None:
 
 def test_unknown_dependency_exits_2_with_did_you_mean(invoke: Invoke, project: Path) -> None:
     source = (project / "pipeline.py").read_text()
-    (project / "pipeline.py").write_text(source.replace('"raw")', '"raw")\n', 1).replace(
-        "depends_on=[doubled]", 'depends_on=["doubld"]'
-    ).replace("def total(doubled", "def total(doubld"))
+    (project / "pipeline.py").write_text(
+        source.replace('"raw")', '"raw")\n', 1)
+        .replace("depends_on=[doubled]", 'depends_on=["doubld"]')
+        .replace("def total(doubled", "def total(doubld")
+    )
     result = invoke("materialize", "-f", "pipeline.py")
     assert result.exit_code == 2
     assert "Did you mean 'doubled'?" in result.output
@@ -73,9 +76,11 @@ def test_unknown_dependency_exits_2_with_did_you_mean(invoke: Invoke, project: P
 def test_cycle_in_the_module_exits_2(invoke: Invoke, project: Path) -> None:
     source = (project / "pipeline.py").read_text()
     (project / "pipeline.py").write_text(
-        source.replace('@asset(group="raw")\ndef numbers(context: AssetContext)',
-                       '@asset(group="raw", depends_on=["total"])\n'
-                       "def numbers(context: AssetContext, total: int)")
+        source.replace(
+            '@asset(group="raw")\ndef numbers(context: AssetContext)',
+            '@asset(group="raw", depends_on=["total"])\n'
+            "def numbers(context: AssetContext, total: int)",
+        )
     )
     result = invoke("materialize", "-f", "pipeline.py")
     assert result.exit_code == 2

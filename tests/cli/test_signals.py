@@ -1,4 +1,4 @@
-"""Killing or interrupting ``flowstone materialize`` leaves no partial output and no false success."""
+"""Killing or interrupting ``flowstone materialize``: no partial output, no false success."""
 
 from __future__ import annotations
 
@@ -65,14 +65,17 @@ def test_sigkill_while_writing_a_large_output(tmp_path: Path) -> None:
     assert all(p.stat().st_size > BIG_BYTES for p in finals), "partial file at the final path"
     store = _store(tmp_path)
     assert not [
-        r for r in store.get_history(AssetKey.parse("big"))
+        r
+        for r in store.get_history(AssetKey.parse("big"))
         if r.status is MaterializationStatus.SUCCESS
     ]
     store.close()
 
     rerun = subprocess.run(
         [sys.executable, "-m", "flowstone.cli", "materialize", "-f", "signal_pipeline.py"],
-        cwd=tmp_path, capture_output=True, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        check=False,
     )
     assert rerun.returncode == 0, rerun.stderr
     store = _store(tmp_path)
@@ -99,7 +102,7 @@ def test_ctrl_c_records_running_items_as_cancelled(tmp_path: Path) -> None:
             return 1
         """,
     )
-    _wait_for(lambda: (tmp_path / "slow.started").exists(), process)
+    _wait_for((tmp_path / "slow.started").exists, process)
     time.sleep(0.2)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=20)
