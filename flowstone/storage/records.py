@@ -8,11 +8,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from flowstone.keys import AssetKey, PartitionKey
+
+StoredAssetKey = Annotated[
+    AssetKey,
+    BeforeValidator(AssetKey.parse),
+    PlainSerializer(str, return_type=str, when_used="json"),
+]
+"""An ``AssetKey`` that is given and shown as its ``"group/name"`` string."""
 
 
 class RunStatus(StrEnum):
@@ -57,7 +64,7 @@ class LineageEdge(_Record):
     """One input a materialization read: the exact upstream materialization and its version."""
 
     upstream_materialization_id: str
-    upstream_asset_key: AssetKey
+    upstream_asset_key: StoredAssetKey
     upstream_partition_key: PartitionKey
     upstream_data_version: str | None = None
 
@@ -71,7 +78,7 @@ class MaterializationRecord(_Record):
     """
 
     materialization_id: str
-    asset_key: AssetKey
+    asset_key: StoredAssetKey
     partition_key: PartitionKey
     run_id: str
     status: MaterializationStatus
@@ -98,7 +105,7 @@ class MaterializationRecord(_Record):
 class LatestState(_Record):
     """The ``latest`` row of one (asset, partition): its newest attempt and newest success."""
 
-    asset_key: AssetKey
+    asset_key: StoredAssetKey
     partition_key: PartitionKey
     latest: MaterializationRecord
     last_success: MaterializationRecord | None = None
