@@ -34,9 +34,7 @@ def build_chain(registry: Registry, length: int) -> list[Callable[..., Any]]:
             if previous is None:
                 fn = asset(key=name, code_version="1")(lambda: 0)
             else:
-                fn = asset(key=name, depends_on={"x": previous}, code_version="1")(
-                    lambda x: x + 1
-                )
+                fn = asset(key=name, depends_on={"x": previous}, code_version="1")(lambda x: x + 1)
             functions.append(fn.fn)
             previous = fn
     return functions

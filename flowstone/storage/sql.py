@@ -61,10 +61,8 @@ from flowstone.storage.schema import (
     record_from_row,
     runs,
     seed_counter,
-    select_history,
     select_inputs,
     select_latest,
-    select_materializations,
     upsert_latest,
 )
 
@@ -72,8 +70,13 @@ _CHUNK: Final = 500
 """Items per query: keeps bind parameters far below every backend's limit."""
 _WRITE: Final = "flowstone_write"
 """Execution option that makes the SQLite begin listener take the write lock up front."""
-_SQLITE_PRAGMAS: Final = ("busy_timeout=30000", "journal_mode=WAL", "synchronous=NORMAL")
-"""Wait for locks instead of failing; readers beside the writer; fsync at WAL checkpoints."""
+_SQLITE_PRAGMAS: Final = (
+    "busy_timeout=30000",  # wait for another writer instead of failing at once
+    "journal_mode=WAL",  # readers never block the writer, nor it them
+    "synchronous=NORMAL",  # with WAL: durable at checkpoints, no fsync per commit
+    "cache_size=-65536",  # 64 MiB (default 2 MiB): bulk writes into large indexes stay in memory
+    "foreign_keys=ON",
+)
 _SCHEMA_LOCK: Final = 7_274_657_323
 """PostgreSQL advisory lock key that serialises concurrent ``create_all`` calls."""
 
@@ -101,7 +104,14 @@ class SqlMetadataStore:
     def __init__(self, url: str, *, create: bool = True) -> None:
         self._url = _parse_url(url)
         self._where = self._url.render_as_string(hide_password=True)
-        self._engine = self._create_engine()
+        try:
+            self._engine = _create_engine(self._url)
+        except (SQLAlchemyError, ImportError, OSError) as exc:
+            raise StorageError(
+                f"Could not open the metadata store at {self._where}: {self._scrub(exc)}. "
+                "Check the URL and install the driver it names (pip install 'flowstone[postgres]' "
+                "for PostgreSQL)."
+            ) from exc
         self._writer = self._engine.execution_options(**{_WRITE: True})
         self._upsert_latest = upsert_latest(self._engine.dialect.name)
         if create:
@@ -109,11 +119,6 @@ class SqlMetadataStore:
 
     def __repr__(self) -> str:
         return f"SqlMetadataStore({self._where!r})"
-
-    @property
-    def url(self) -> str:
-        """The database URL with its password masked."""
-        return self._where
 
     def add_run(self, run: RunRecord) -> None:
         """Record a run that has started.
@@ -216,7 +221,10 @@ class SqlMetadataStore:
         self, asset_key: AssetKey, partition_key: PartitionKey | None = None, limit: int = 50
     ) -> list[MaterializationRecord]:
         """Materializations of an asset (optionally one partition), newest sequence first."""
-        statement = select_history(str(asset_key), partition_key, limit)
+        statement = select(materializations).where(materializations.c.asset_key == str(asset_key))
+        if partition_key is not None:
+            statement = statement.where(materializations.c.partition_key == partition_key)
+        statement = statement.order_by(materializations.c.sequence.desc()).limit(limit)
         with (
             self._guard(f"Could not read the history of asset {str(asset_key)!r}"),
             self._engine.connect() as conn,
@@ -225,7 +233,11 @@ class SqlMetadataStore:
 
     def get_run_materializations(self, run_id: str) -> list[MaterializationRecord]:
         """Every materialization recorded for a run, in sequence order, with lineage."""
-        statement = select_materializations(run_id=run_id)
+        statement = (
+            select(materializations)
+            .where(materializations.c.run_id == run_id)
+            .order_by(materializations.c.sequence)
+        )
         with (
             self._guard(f"Could not read the materializations of run {run_id!r}"),
             self._engine.connect() as conn,
@@ -236,22 +248,10 @@ class SqlMetadataStore:
         """Release every pooled connection; the store must not be used afterwards."""
         self._engine.dispose()
 
-    def _create_engine(self) -> Engine:
-        try:
-            if self._url.get_backend_name() == "sqlite":
-                return _create_sqlite_engine(self._url)
-            return create_engine(self._url, pool_pre_ping=True)
-        except (SQLAlchemyError, ImportError, OSError) as exc:
-            raise StorageError(
-                f"Could not open the metadata store at {self._where}: {self._scrub(exc)}. "
-                "Check the URL and install the driver it names (pip install 'flowstone[postgres]' "
-                "for PostgreSQL)."
-            ) from exc
-
     def _create_schema(self) -> None:
         dialect = self._engine.dialect.name
         with (
-            self._guard("Could not create the metadata store tables"),
+            self._guard("Could not create the tables"),
             self._writer.begin() as conn,
         ):
             if dialect == "postgresql":
@@ -311,7 +311,11 @@ def _parse_url(url: str) -> URL:
     return parsed
 
 
-def _create_sqlite_engine(url: URL) -> Engine:
+def _create_engine(url: URL) -> Engine:
+    if url.get_backend_name() != "sqlite":
+        engine = create_engine(url, pool_pre_ping=True)
+        event.listen(engine, "connect", _on_postgresql_connect)
+        return engine
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -325,8 +329,14 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
     # SQLAlchemy's pysqlite recipe: stop the driver from issuing BEGIN itself, so that
     # _on_sqlite_begin decides (and reads get a BEGIN too, which makes them repeatable).
     dbapi_connection.isolation_level = None
-    for pragma in (*_SQLITE_PRAGMAS, "foreign_keys=ON"):
+    for pragma in _SQLITE_PRAGMAS:
         dbapi_connection.execute(f"PRAGMA {pragma}").close()
+
+
+def _on_postgresql_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # In a UTC session psycopg returns datetimes already in ``UTC``: nothing to convert.
+    dbapi_connection.execute("SET TIME ZONE 'UTC'")
+    dbapi_connection.commit()
 
 
 def _on_sqlite_begin(conn: Connection) -> None:
@@ -343,6 +353,8 @@ def _hint(exc: BaseException) -> str:
             "Each id must be new and each materialization must name a run recorded with "
             "add_run(); fix the records and try again."
         )
+    if "no such table" in str(exc) or ("relation" in str(exc) and "does not exist" in str(exc)):
+        return "Open the store once with SqlMetadataStore(url, create=True) to create its tables."
     if isinstance(exc, OperationalError | InterfaceError | NoSuchModuleError):
         return "Check that the database exists and is reachable and the URL and login are right."
     if isinstance(orig, ValueError | TypeError):
@@ -353,29 +365,19 @@ def _hint(exc: BaseException) -> str:
 def _load_latest_chunk(
     conn: Connection, keys: list[tuple[str, str]]
 ) -> Iterator[tuple[tuple[str, str], LatestState]]:
-    """The ``latest`` state of up to ``_CHUNK`` (asset key text, partition) pairs: 3 queries."""
-    newest = _select_rows(conn, select_latest(keys))
-    # Usually the newest attempt is the last success; fetch the others in one go.
-    older_ids = {
-        row["last_success_id"]
-        for row in newest
-        if row["last_success_id"] not in (None, row["materialization_id"])
-    }
-    older = (
-        conn.execute(select_materializations(ids=older_ids)).mappings().all() if older_ids else []
-    )
-    records = {
-        record.materialization_id: record for record in _load_records(conn, [*newest, *older])
-    }
-    for row in newest:
-        record = records[row["materialization_id"]]
+    """The ``latest`` state of up to ``_CHUNK`` (asset key text, partition) pairs: 2 queries."""
+    rows = _select_rows(conn, select_latest(keys, conn.dialect.name))
+    records = {record.materialization_id: record for record in _load_records(conn, rows)}
+    for row in rows:
+        if row["materialization_id"] != row["latest_materialization_id"]:
+            continue  # the row of an older last success, used through ``records``
         success_id = row["last_success_id"]
         yield (
             (row["asset_key"], row["partition_key"]),
             LatestState(
-                asset_key=record.asset_key,
-                partition_key=record.partition_key,
-                latest=record,
+                asset_key=records[row["materialization_id"]].asset_key,
+                partition_key=row["partition_key"],
+                latest=records[row["materialization_id"]],
                 last_success=None if success_id is None else records[success_id],
             ),
         )
@@ -387,14 +389,10 @@ def _select_rows(conn: Connection, statement: Select[Any]) -> Sequence[RowMappin
 
 def _load_records(conn: Connection, rows: Sequence[RowMapping]) -> list[MaterializationRecord]:
     """Records for ``materializations`` rows, with their inputs loaded in bulk."""
-    inputs = _load_inputs(conn, [row["materialization_id"] for row in rows])
-    return [record_from_row(row, inputs.get(row["materialization_id"], ())) for row in rows]
-
-
-def _load_inputs(conn: Connection, ids: Sequence[str]) -> dict[str, list[LineageEdge]]:
-    """Lineage edges of each materialization id, in their recorded order."""
-    edges: dict[str, list[LineageEdge]] = {}
+    ids = [row["materialization_id"] for row in rows]
+    inputs: dict[str, list[LineageEdge]] = {}
     for start in range(0, len(ids), _CHUNK):
-        for row in _select_rows(conn, select_inputs(ids[start : start + _CHUNK])):
-            edges.setdefault(row["materialization_id"], []).append(edge_from_row(row))
-    return edges
+        statement = select_inputs(ids[start : start + _CHUNK], conn.dialect.name)
+        for edge_row in _select_rows(conn, statement):
+            inputs.setdefault(edge_row["materialization_id"], []).append(edge_from_row(edge_row))
+    return [record_from_row(row, inputs.get(row["materialization_id"], ())) for row in rows]

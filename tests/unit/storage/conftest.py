@@ -1,0 +1,81 @@
+"""Fixtures for the metadata store tests: a fresh, isolated ``store`` on each backend.
+
+SQLite always runs (a file under ``tmp_path``). PostgreSQL runs when ``FLOWSTONE_TEST_POSTGRES_URL``
+names a server: each test gets its own schema, dropped afterwards. Without the variable the
+PostgreSQL cases are skipped, except in CI (``CI=true``), where they fail: CI must run them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from flowstone.storage import RunRecord, RunStatus, SqlMetadataStore
+
+POSTGRES_URL_ENV = "FLOWSTONE_TEST_POSTGRES_URL"
+
+
+def postgres_base_url() -> str:
+    """The server URL from the environment; skips (or fails in CI) when it is not set."""
+    url = os.environ.get(POSTGRES_URL_ENV, "")
+    if url:
+        return url
+    reason = (
+        f"PostgreSQL tests need {POSTGRES_URL_ENV}, e.g. "
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}. CI must run them: give the job a PostgreSQL service and set it.")
+    pytest.skip(reason)
+
+
+def _postgres_schema_url(base: str) -> Iterator[str]:
+    """A URL whose connections see only a new, empty schema; the schema is dropped afterwards."""
+    url = make_url(base)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    schema = f"flowstone_test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(url)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        isolated = url.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield isolated.render_as_string(hide_password=False)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty metadata store on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'metadata' / 'flowstone.db'}"
+    else:
+        yield from _postgres_schema_url(postgres_base_url())
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[SqlMetadataStore]:
+    """A fresh ``SqlMetadataStore``, closed after the test."""
+    opened = SqlMetadataStore(store_url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def run(store: SqlMetadataStore) -> RunRecord:
+    """A recorded run, ``run-1``, that materializations can name."""
+    recorded = RunRecord(
+        run_id="run-1", status=RunStatus.RUNNING, started_at=datetime(2024, 1, 1, 12, tzinfo=UTC)
+    )
+    store.add_run(recorded)
+    return recorded
