@@ -89,20 +89,35 @@ def main() -> None:
     args = parser.parse_args()
     registry = Registry()
     functions = build_chain(registry, args.assets)
-    flowstone_times, floor_times = [], []
-    for _ in range(args.repeat):  # interleaved, so both see the same machine noise
+    times: dict[str, list[float]] = {"first": [], "again": [], "floor": [], "floor_again": []}
+    for _ in range(args.repeat):  # interleaved, so both systems see the same machine noise
         with tempfile.TemporaryDirectory() as first, tempfile.TemporaryDirectory() as second:
-            flowstone_times.append(run_flowstone(registry, Path(first)))
-            floor_times.append(run_floor(functions, Path(second)))
+            times["first"].append(run_flowstone(registry, Path(first)))
+            times["floor"].append(run_floor(functions, Path(second)))
+            times["again"].append(run_flowstone(registry, Path(first)))
+            times["floor_again"].append(run_floor(functions, Path(second)))
     cost = measure_function_cost(functions)
-    fs, floor = statistics.median(flowstone_times), statistics.median(floor_times)
-    print(f"chain of {args.assets} trivial assets, {args.repeat} runs, medians")
-    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"  flowstone (fs manager, SQLite store): {fs * 1000:8.1f} ms")
-    print(f"  floor (plain script, same storage):   {floor * 1000:8.1f} ms")
-    print(f"  functions alone:                      {cost * 1000:8.3f} ms")
-    print(f"  flowstone overhead per asset:         {(fs - cost) / args.assets * 1000:8.3f} ms")
-    print(f"  flowstone / floor:                    {fs / floor:8.2f}x")
+    median = {name: statistics.median(values) for name, values in times.items()}
+    n = args.assets
+    print(f"chain of {n} trivial assets, {args.repeat} runs each, medians")
+    print(
+        f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"storage in {tempfile.gettempdir()}"
+    )
+    print(f"  functions alone:                           {cost * 1000:8.3f} ms")
+    for label, run, floor in (
+        ("empty storage", "first", "floor"),
+        ("storage exists", "again", "floor_again"),
+    ):
+        flowstone_ms, floor_ms = median[run] * 1000, median[floor] * 1000
+        print(f"  {label}:")
+        print(f"    flowstone (fs manager, SQLite store):    {flowstone_ms:8.1f} ms")
+        print(f"    floor (plain script, same storage work): {floor_ms:8.1f} ms")
+        beyond_functions = (flowstone_ms - cost * 1000) / n
+        print(f"    flowstone beyond the functions, per asset: {beyond_functions:6.3f} ms")
+        beyond_floor = (flowstone_ms - floor_ms) / n
+        print(f"    flowstone beyond the floor, per asset:     {beyond_floor:6.3f} ms")
+        print(f"    flowstone / floor:                       {flowstone_ms / floor_ms:8.2f}x")
 
 
 if __name__ == "__main__":

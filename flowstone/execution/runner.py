@@ -112,8 +112,8 @@ class Runner:
         status = RunStatus.CANCELLED
         try:
             async with anyio.create_task_group() as task_group:
-                ready = [key for key, count in self._waiting.items() if count == 0]
-                self._release(task_group, ready)
+                self._queue([key for key, count in self._waiting.items() if count == 0])
+                self._start_workers(task_group)
             status = RunStatus.SUCCESS if self._all_succeeded() else RunStatus.FAILED
         finally:
             with anyio.CancelScope(shield=True):
@@ -132,8 +132,8 @@ class Runner:
         await self._recorder.flush()
         await anyio.to_thread.run_sync(self._store.finish_run, self.run_id, status, _now())
 
-    def _release(self, task_group: TaskGroup, ready: list[ItemKey]) -> None:
-        """Queue the ready items and start what fits; skip (iteratively) those that cannot run."""
+    def _queue(self, ready: list[ItemKey]) -> None:
+        """Queue the items that can run; skip (iteratively) those whose inputs cannot exist."""
         while ready:
             key = ready.pop()
             item = self._items[key]
@@ -143,9 +143,22 @@ class Runner:
                 continue
             self._finish(item, Status.SKIPPED, None, error=reason)
             ready.extend(self._unblock(key))
+
+    def _start_workers(self, task_group: TaskGroup) -> None:
         while self._ready and self._active < self._concurrency:
             self._active += 1
-            task_group.start_soon(self._execute, task_group, self._ready.popleft())
+            task_group.start_soon(self._work, task_group, self._ready.popleft())
+
+    async def _work(self, task_group: TaskGroup, first: PlanItem) -> None:
+        """Run ``first``, then keep taking ready items: a chain needs no new task per item."""
+        item: PlanItem | None = first
+        while item is not None:
+            await self._execute(item)
+            self._queue(self._unblock(item.key))
+            item = self._ready.popleft() if self._ready else None
+            self._start_workers(task_group)
+            await self._recorder.flush_if_due()
+        self._active -= 1
 
     def _unblock(self, key: ItemKey) -> list[ItemKey]:
         newly_ready = []
@@ -163,26 +176,18 @@ class Runner:
                     return f"upstream {result.label} {result.status.value}"
         return None
 
-    async def _execute(self, task_group: TaskGroup, item: PlanItem) -> None:
+    async def _execute(self, item: PlanItem) -> None:
         definition = self._plan.asset(item.asset_key)
         started_at = _now()
         self._running[item.key] = started_at
         self._emit(RunEvent("started", item, len(self._items)))
         status, error, attempts, outcome = await self._attempts(item, definition)
         del self._running[item.key]
-        self._active -= 1
         stored, metadata = outcome
         self._finish(
-            item,
-            status,
-            started_at,
-            error=error,
-            attempts=attempts,
-            stored=stored,
+            item, status, started_at, error=error, attempts=attempts, stored=stored,
             metadata=metadata,
         )
-        self._release(task_group, self._unblock(item.key))
-        await self._recorder.flush_if_due()
 
     async def _attempts(
         self, item: PlanItem, definition: AssetDef[Any, Any]
