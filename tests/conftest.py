@@ -14,3 +14,9 @@ def registry() -> Iterator[Registry]:
     """A fresh, active registry: every @asset in the test registers here."""
     with Registry() as fresh:
         yield fresh
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests run on asyncio, the backend ``materialize`` uses."""
+    return "asyncio"

@@ -1,7 +1,8 @@
 """The ``flowstone`` command: the only code in flowstone that prints or exits.
 
-Exit codes: 0 when everything selected succeeded, 1 when an asset failed or was skipped, 2 for
-bad usage or bad definitions (a one-paragraph error, never a traceback), 130 when interrupted.
+Exit codes: 0 when everything selected succeeded, 1 when an asset failed or was skipped or the
+metadata store failed, 2 for bad usage or bad definitions (a one-paragraph error, never a
+traceback), 130 when interrupted.
 """
 
 from __future__ import annotations

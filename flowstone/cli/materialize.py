@@ -14,6 +14,7 @@ from rich.table import Table
 
 from flowstone.cli.loading import load_definitions
 from flowstone.cli.options import definitions_options, json_option, store_option
+from flowstone.errors import StorageError
 from flowstone.execution import RunEvent, RunResult
 from flowstone.execution import materialize as run_materialize
 from flowstone.execution.api import resolve_settings
@@ -78,6 +79,9 @@ def materialize(
                 project_dir=settings.project_dir,
                 on_event=on_event,
             )
+    except StorageError as exc:
+        errors.print(f"[red]StorageError:[/] {exc}", markup=True, highlight=False)
+        sys.exit(EXIT_FAILED)
     except KeyboardInterrupt:
         errors.print("[magenta]Interrupted: running items were recorded as cancelled.")
         sys.stdout.flush()

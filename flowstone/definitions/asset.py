@@ -278,6 +278,11 @@ def _bind_parameters(
         if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
             continue
         if name == CONTEXT_PARAMETER or parameter.annotation in (AssetContext, "AssetContext"):
+            if name in bound:
+                raise DefinitionError(
+                    f"{where}: parameter {name!r} receives the AssetContext, so no dependency "
+                    f"can bind to it. Map the dependency to another name with depends_on={{...}}."
+                )
             context_parameter = name
         elif name not in bound and parameter.default is inspect.Parameter.empty:
             raise DefinitionError(
@@ -291,13 +296,13 @@ def _bind_parameters(
 
 def _source_of(fn: Callable[..., Any]) -> SourceLocation:
     code = getattr(fn, "__code__", None)
-    path = inspect.getsourcefile(fn) if code is not None else None
-    if path is None:
+    if code is None:
         return SourceLocation("<unknown>", 0)
+    path = inspect.getsourcefile(fn) or code.co_filename
     try:
         shown = os.path.relpath(path)
     except ValueError:
         shown = path
     if shown.startswith(".."):
         shown = path
-    return SourceLocation(shown, code.co_firstlineno if code is not None else 0)
+    return SourceLocation(shown, code.co_firstlineno)

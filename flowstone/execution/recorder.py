@@ -1,7 +1,8 @@
 """Batches materialization records on their way to the store.
 
-The runner hands every outcome here; records are written in batches (by size or age) from a
-worker thread, so the event loop never waits on one round trip per item. Records arrive in
+The runner hands every outcome here; a background task writes them in batches (when a batch is
+full or its oldest record is a second old) from a worker thread, so no item ever waits on a
+round trip to the store. Records arrive in
 completion order, so an upstream is always written before (and sequenced below) its dependents.
 """
 
@@ -33,29 +34,38 @@ class MaterializationRecorder:
         self._pending: list[MaterializationRecord] = []
         self._oldest = time.monotonic()
         self._lock = anyio.Lock()
+        self._full = anyio.Event()
 
     def add(self, record: MaterializationRecord) -> None:
-        """Queue ``record``; it is written at the next flush."""
+        """Queue ``record``; it is written within ``max_age_seconds`` or when the batch is full."""
         if not self._pending:
             self._oldest = time.monotonic()
         self._pending.append(record)
+        if len(self._pending) >= self._batch_size:
+            self._full.set()
 
-    @property
-    def is_due(self) -> bool:
-        """Whether the buffer is big or old enough to write now."""
-        if not self._pending:
-            return False
-        full = len(self._pending) >= self._batch_size
-        return full or time.monotonic() - self._oldest >= self._max_age
+    async def flush_periodically(self) -> None:
+        """Write the buffer whenever it is full or its oldest record is due; run until cancelled.
 
-    async def flush_if_due(self) -> None:
-        """Write the buffer if it is due; cheap to call after every item."""
-        if self.is_due:
+        Writing from this one task keeps store latency off the path of ready items.
+        """
+        while True:
+            due_in = self._max_age
+            if self._pending:
+                due_in = max(0.0, self._oldest + self._max_age - time.monotonic())
+            with anyio.move_on_after(due_in):
+                await self._full.wait()
+            self._full = anyio.Event()
             await self.flush()
 
     async def flush(self) -> None:
-        """Write everything queued so far in one transaction."""
+        """Write everything queued so far in one transaction; on failure keep it queued."""
         async with self._lock:
             batch, self._pending = self._pending, []
-            if batch:
+            if not batch:
+                return
+            try:
                 await anyio.to_thread.run_sync(self._store.add_materializations, batch)
+            except BaseException:
+                self._pending[:0] = batch
+                raise

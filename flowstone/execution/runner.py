@@ -2,15 +2,14 @@
 
 Sync asset functions run in worker threads (load, compute and save in one hop), async ones on the
 event loop. A failure skips its dependents and lets independent branches finish. Cancellation
-(Ctrl-C) records running items as cancelled and never records a success for an unstored value.
-This module never prints; it reports progress through an optional callback.
+(Ctrl-C) records running items as cancelled, finishes and records saves already under way, and
+never records a success for an unstored value. This module never prints; it reports progress
+through an optional callback.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 import traceback
 import uuid
 from collections import defaultdict, deque
@@ -24,12 +23,12 @@ import anyio.to_thread
 from anyio.abc import TaskGroup
 
 from flowstone.definitions import AssetContext, AssetDef
-from flowstone.errors import FlowstoneError, IOManagerError
+from flowstone.errors import FlowstoneError
+from flowstone.execution.materializer import Materializer, Outcome
 from flowstone.execution.plan import ItemKey, Plan, PlanItem
 from flowstone.execution.recorder import MaterializationRecorder
 from flowstone.execution.resources import IOManagerSet
 from flowstone.execution.result import ItemResult, RunResult
-from flowstone.io import IOContext
 from flowstone.storage import (
     LineageEdge,
     MaterializationRecord,
@@ -41,6 +40,8 @@ from flowstone.storage import (
 from flowstone.versioning import compute_code_version
 
 Status = MaterializationStatus
+SAVE_GRACE_SECONDS = 60.0
+"""How long a cancelled run waits for a save already under way, so it is recorded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +52,6 @@ class RunEvent:
     item: PlanItem
     total: int
     result: ItemResult | None = None
-
-
-class _Cancelled(Exception):
-    """Raised in a worker thread to stop before saving once the run is cancelled."""
 
 
 class Runner:
@@ -76,17 +73,17 @@ class Runner:
     ) -> None:
         self._plan = plan
         self._store = store
-        self._managers = managers
         self._on_event = on_event
         self.run_id = run_id or uuid.uuid4().hex
         self._concurrency = concurrency
+        self._threads = anyio.CapacityLimiter(concurrency)
         self._active = 0
         self._ready: deque[PlanItem] = deque()
         self._recorder = MaterializationRecorder(store)
-        self._cancel = threading.Event()
         self._items = {item.key: item for item in plan.items}
         self._results: dict[ItemKey, ItemResult] = {}
         self._records: dict[ItemKey, MaterializationRecord] = dict(plan.external)
+        self._materializer = Materializer(plan, managers, self._records)
         self._running: dict[ItemKey, datetime] = {}
         self._dependents: defaultdict[ItemKey, list[ItemKey]] = defaultdict(list)
         self._waiting: dict[ItemKey, int] = {}
@@ -94,6 +91,7 @@ class Runner:
             key: compute_code_version(plan.asset(key).fn, plan.asset(key).code_version)
             for key in plan.selection
         }
+        self._loggers = {key: logging.getLogger(f"flowstone.asset.{key}") for key in plan.selection}
         for item in plan.items:
             upstream = {up for spec in item.inputs for up in spec.upstream if up in self._items}
             self._waiting[item.key] = len(upstream)
@@ -101,7 +99,11 @@ class Runner:
                 self._dependents[up].append(item.key)
 
     async def run(self) -> RunResult:
-        """Execute the plan; return every item's outcome. Cancellation is re-raised."""
+        """Execute the plan; return every item's outcome.
+
+        Raises:
+            StorageError: the metadata store failed; everything recorded so far is kept.
+        """
         run = RunRecord(
             run_id=self.run_id,
             status=RunStatus.RUNNING,
@@ -111,10 +113,14 @@ class Runner:
         await anyio.to_thread.run_sync(self._store.add_run, run)
         status = RunStatus.CANCELLED
         try:
-            async with anyio.create_task_group() as task_group:
-                self._queue([key for key, count in self._waiting.items() if count == 0])
-                self._start_workers(task_group)
+            await self._run_items()
             status = RunStatus.SUCCESS if self._all_succeeded() else RunStatus.FAILED
+        except BaseExceptionGroup as group:
+            status = RunStatus.FAILED
+            error = _sole_flowstone_error(group)
+            if error is group:
+                raise
+            raise error from None
         finally:
             with anyio.CancelScope(shield=True):
                 await self._close(status)
@@ -122,15 +128,53 @@ class Runner:
             self.run_id, status, tuple(self._results[item.key] for item in self._plan.items)
         )
 
+    async def _run_items(self) -> None:
+        async with anyio.create_task_group() as background:
+            background.start_soon(self._recorder.flush_periodically)
+            async with anyio.create_task_group() as workers:
+                self._queue([key for key, count in self._waiting.items() if count == 0])
+                self._start_workers(workers)
+            background.cancel_scope.cancel()
+
     def _all_succeeded(self) -> bool:
         return all(result.status is Status.SUCCESS for result in self._results.values())
 
     async def _close(self, status: RunStatus) -> None:
-        self._cancel.set()
-        for key, started_at in list(self._running.items()):
+        """Record what is still open (saves under way, cancelled items) and finish the run."""
+        for key, save in self._materializer.cancel().items():
+            await anyio.to_thread.run_sync(save.done.wait, SAVE_GRACE_SECONDS)
+            started_at = self._running.pop(key, None)
+            if started_at is not None and save.outcome is not None:
+                self._finish(self._items[key], Status.SUCCESS, started_at, outcome=save.outcome)
+            elif started_at is not None:
+                self._finish(self._items[key], Status.CANCELLED, started_at, error="run cancelled")
+        for key, started_at in self._running.items():
             self._finish(self._items[key], Status.CANCELLED, started_at, error="run cancelled")
-        await self._recorder.flush()
-        await anyio.to_thread.run_sync(self._store.finish_run, self.run_id, status, _now())
+        self._running.clear()
+        try:
+            await self._flush_with_retries()
+        except FlowstoneError:
+            status = RunStatus.FAILED
+            raise
+        finally:
+            await anyio.to_thread.run_sync(self._finish_run_quietly, status)
+
+    async def _flush_with_retries(self, attempts: int = 3) -> None:
+        """The last write of a run: retried, since a busy or briefly unreachable store recovers."""
+        for attempt in range(attempts):
+            try:
+                await self._recorder.flush()
+                return
+            except FlowstoneError:
+                if attempt == attempts - 1:
+                    raise
+                await anyio.sleep(0.2 * 2**attempt)
+
+    def _finish_run_quietly(self, status: RunStatus) -> None:
+        try:
+            self._store.finish_run(self.run_id, status, _now())
+        except FlowstoneError:
+            logging.getLogger(__name__).exception("could not record the end of run %s", self.run_id)
 
     def _queue(self, ready: list[ItemKey]) -> None:
         """Queue the items that can run; skip (iteratively) those whose inputs cannot exist."""
@@ -157,7 +201,6 @@ class Runner:
             self._queue(self._unblock(item.key))
             item = self._ready.popleft() if self._ready else None
             self._start_workers(task_group)
-            await self._recorder.flush_if_due()
         self._active -= 1
 
     def _unblock(self, key: ItemKey) -> list[ItemKey]:
@@ -181,78 +224,56 @@ class Runner:
         started_at = _now()
         self._running[item.key] = started_at
         self._emit(RunEvent("started", item, len(self._items)))
-        status, error, attempts, outcome = await self._attempts(item, definition)
-        del self._running[item.key]
-        stored, metadata = outcome
-        self._finish(
-            item, status, started_at, error=error, attempts=attempts, stored=stored,
-            metadata=metadata,
-        )
-
-    async def _attempts(
-        self, item: PlanItem, definition: AssetDef[Any, Any]
-    ) -> tuple[Status, str | None, int, tuple[dict[str, Any], dict[str, Any]]]:
         policy = definition.retry_policy
-        error = None
+        error: str | None = None
         for attempt in range(policy.max_retries + 1):
             if attempt:
                 await anyio.sleep(policy.delay_before(attempt))
             try:
                 outcome = await self._attempt(item, definition, attempt)
             except Exception as exc:  # an asset's own error: recorded, never raised
-                error = _describe(exc)
+                error = "".join(traceback.format_exception(exc)).rstrip()
                 continue
-            return Status.SUCCESS, None, attempt + 1, outcome
-        return Status.FAILED, error, policy.max_retries + 1, ({}, {})
+            self._materializer.forget(item.key)
+            del self._running[item.key]
+            self._finish(item, Status.SUCCESS, started_at, attempts=attempt + 1, outcome=outcome)
+            return
+        del self._running[item.key]
+        self._finish(item, Status.FAILED, started_at, error=error, attempts=attempt + 1)
 
     async def _attempt(
         self, item: PlanItem, definition: AssetDef[Any, Any], attempt: int
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    ) -> Outcome:
         context = AssetContext(
             asset_key=item.asset_key,
             partition_key=item.partition_key,
             run_id=self.run_id,
             attempt=attempt,
-            log=logging.getLogger(f"flowstone.asset.{item.asset_key}"),
+            log=self._loggers[item.asset_key],
         )
+        work = self._materializer
         if not definition.is_async:
             return await anyio.to_thread.run_sync(
-                self._compute_in_thread, item, definition, context, abandon_on_cancel=True
+                work.compute,
+                item,
+                definition,
+                context,
+                abandon_on_cancel=True,
+                limiter=self._threads,
             )
-        kwargs = await anyio.to_thread.run_sync(self._load_inputs, item, definition, context)
+        kwargs = await anyio.to_thread.run_sync(
+            work.load_inputs, item, definition, context, limiter=self._threads
+        )
         value = await definition.fn(**kwargs)
-        stored = await anyio.to_thread.run_sync(self._save, item, definition, value)
-        return stored, _json_safe(context.metadata)
-
-    def _compute_in_thread(
-        self, item: PlanItem, definition: AssetDef[Any, Any], context: AssetContext
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        value = definition.fn(**self._load_inputs(item, definition, context))
-        return self._save(item, definition, value), _json_safe(context.metadata)
-
-    def _load_inputs(
-        self, item: PlanItem, definition: AssetDef[Any, Any], context: AssetContext
-    ) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {}
-        if definition.context_parameter is not None:
-            kwargs[definition.context_parameter] = context
-        for spec in item.inputs:
-            values = {up[1]: self._load(up) for up in spec.upstream}
-            kwargs[spec.parameter] = values if spec.fan_in else next(iter(values.values()))
-        return kwargs
-
-    def _load(self, key: ItemKey) -> Any:
-        definition = self._plan.asset(key[0])
-        record = self._records[key]
-        ctx = _io_context(definition, key, record.stored)
-        return _call_manager("load", self._managers.for_asset(definition).load, ctx)
-
-    def _save(self, item: PlanItem, definition: AssetDef[Any, Any], value: Any) -> dict[str, Any]:
-        if self._cancel.is_set():
-            raise _Cancelled("run cancelled before the value was stored")
-        ctx = _io_context(definition, item.key, {})
-        saved = _call_manager("save", lambda: self._managers.for_asset(definition).save(ctx, value))
-        return _json_safe(dict(saved or {}))
+        return await anyio.to_thread.run_sync(
+            work.save,
+            item,
+            definition,
+            value,
+            context,
+            abandon_on_cancel=True,
+            limiter=self._threads,
+        )
 
     def _finish(
         self,
@@ -262,10 +283,12 @@ class Runner:
         *,
         error: str | None = None,
         attempts: int = 0,
-        stored: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
+        outcome: Outcome | None = None,
     ) -> None:
-        finished_at = _now()
+        stored = outcome.stored if outcome is not None else {}
+        metadata = dict(outcome.metadata) if outcome is not None else {}
+        if attempts > 1:
+            metadata["attempts"] = attempts
         record = MaterializationRecord(
             materialization_id=uuid.uuid4().hex,
             asset_key=item.asset_key,
@@ -273,11 +296,11 @@ class Runner:
             run_id=self.run_id,
             status=status,
             code_version=self._code_versions[item.asset_key],
-            uri=(stored or {}).get("uri"),
+            uri=stored.get("uri"),
             started_at=started_at,
-            finished_at=finished_at if started_at is not None else None,
-            metadata={**(metadata or {}), **({"attempts": attempts} if attempts > 1 else {})},
-            stored=stored or {},
+            finished_at=_now() if started_at is not None else None,
+            metadata=metadata,
+            stored=stored,
             error=error,
             inputs=self._lineage(item) if started_at is not None else (),
         )
@@ -285,72 +308,47 @@ class Runner:
             self._records[item.key] = record
         self._recorder.add(record)
         result = ItemResult(
-            item.asset_key,
-            item.partition_key,
-            status,
-            record.materialization_id,
-            record.started_at,
-            record.finished_at,
-            error,
-            attempts,
+            asset_key=item.asset_key,
+            partition_key=item.partition_key,
+            status=status,
+            materialization_id=record.materialization_id,
+            started_at=record.started_at,
+            finished_at=record.finished_at,
+            error=error,
+            attempts=attempts,
         )
         self._results[item.key] = result
         self._emit(RunEvent("finished", item, len(self._items), result))
 
     def _lineage(self, item: PlanItem) -> tuple[LineageEdge, ...]:
-        edges = []
+        """One edge per upstream materialization read (an input bound twice is read once)."""
+        edges: dict[str, LineageEdge] = {}
         for spec in item.inputs:
             for up in spec.upstream:
                 record = self._records.get(up)
-                if record is None:
+                if record is None or record.materialization_id in edges:
                     continue
-                edges.append(
-                    LineageEdge(
-                        upstream_materialization_id=record.materialization_id,
-                        upstream_asset_key=up[0],
-                        upstream_partition_key=up[1],
-                        upstream_data_version=record.data_version,
-                    )
+                edges[record.materialization_id] = LineageEdge(
+                    upstream_materialization_id=record.materialization_id,
+                    upstream_asset_key=up[0],
+                    upstream_partition_key=up[1],
+                    upstream_data_version=record.data_version,
                 )
-        return tuple(edges)
+        return tuple(edges.values())
 
     def _emit(self, event: RunEvent) -> None:
         if self._on_event is not None:
             self._on_event(event)
 
 
-def _io_context(definition: AssetDef[Any, Any], key: ItemKey, stored: dict[str, Any]) -> IOContext:
-    return IOContext(
-        asset_key=key[0],
-        partition_key=key[1],
-        metadata=definition.metadata,
-        options=definition.io_manager_options,
-        stored=stored,
-    )
-
-
-def _call_manager(action: str, call: Callable[..., Any], *args: Any) -> Any:
-    """Call an I/O manager, turning a plugin's foreign error into an ``IOManagerError``."""
-    try:
-        return call(*args)
-    except FlowstoneError:
-        raise
-    except Exception as exc:
-        ctx = args[0] if args else None
-        where = f" for {ctx.asset_key}[{ctx.partition_key}]" if isinstance(ctx, IOContext) else ""
-        raise IOManagerError(f"The I/O manager failed to {action} a value{where}: {exc}") from exc
-
-
-def _describe(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(exc)).rstrip()
-
-
-def _json_safe(values: dict[str, Any]) -> dict[str, Any]:
-    """Metadata as the store will keep it: JSON values, anything else by its ``repr``."""
-    if not values:
-        return {}
-    result: dict[str, Any] = json.loads(json.dumps(values, default=repr))
-    return result
+def _sole_flowstone_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one flowstone error inside a task group's exception group, else the group itself."""
+    errors = group.exceptions
+    while len(errors) == 1 and isinstance(errors[0], BaseExceptionGroup):
+        errors = errors[0].exceptions
+    if len(errors) == 1 and isinstance(errors[0], FlowstoneError):
+        return errors[0]
+    return group
 
 
 def _now() -> datetime:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -85,7 +86,11 @@ def test_cycle_in_the_module_exits_2(invoke: Invoke, project: Path) -> None:
     result = invoke("materialize", "-f", "pipeline.py")
     assert result.exit_code == 2
     assert "CycleError" in result.output
-    assert "-> numbers" in result.output or "-> total" in result.output
+    assert re.search(
+        r"total \(pipeline\.py:\d+\) -> numbers \(pipeline\.py:\d+\) -> "
+        r"doubled \(pipeline\.py:\d+\) -> total",
+        " ".join(result.output.split()),
+    ), result.output
 
 
 def test_missing_definitions_and_bad_file_exit_2(invoke: Invoke, project: Path) -> None:

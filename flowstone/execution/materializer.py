@@ -1,0 +1,157 @@
+"""The work of one item, done in a worker thread: load inputs, call the function, store the value.
+
+It owns the save gate that makes cancellation safe: once a run is cancelled no new save starts,
+and a save already under way is finished and reported, so the store never points at a value that
+was replaced behind its back. It never schedules and never touches the metadata store.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowstone.definitions import AssetContext, AssetDef
+from flowstone.errors import FlowstoneError, IOManagerError
+from flowstone.execution.plan import ItemKey, Plan, PlanItem
+from flowstone.execution.resources import IOManagerSet
+from flowstone.io import IOContext
+from flowstone.storage import MaterializationRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a successful attempt produced: the manager's save result and the asset's metadata."""
+
+    stored: dict[str, Any]
+    metadata: dict[str, Any]
+
+
+@dataclass(slots=True)
+class SaveInProgress:
+    """A save that has started; ``outcome`` is set once the value is stored."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    outcome: Outcome | None = None
+
+
+class RunCancelledError(Exception):
+    """Raised in a worker thread instead of saving once the run is cancelled."""
+
+
+class Materializer:
+    """Computes and stores items; safe to call from several worker threads at once."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        managers: IOManagerSet,
+        records: Mapping[ItemKey, MaterializationRecord],
+    ) -> None:
+        self._plan = plan
+        self._managers = managers
+        self._records = records
+        self._gate = threading.Lock()
+        self._cancelled = False
+        self._saves: dict[ItemKey, SaveInProgress] = {}
+
+    def compute(
+        self, item: PlanItem, definition: AssetDef[Any, Any], context: AssetContext
+    ) -> Outcome:
+        """Load, call and store a sync asset's item (all in the calling worker thread)."""
+        value = definition.fn(**self.load_inputs(item, definition, context))
+        return self.save(item, definition, value, context)
+
+    def load_inputs(
+        self, item: PlanItem, definition: AssetDef[Any, Any], context: AssetContext
+    ) -> dict[str, Any]:
+        """The function's keyword arguments: the context and every input's stored value."""
+        kwargs: dict[str, Any] = {}
+        if definition.context_parameter is not None:
+            kwargs[definition.context_parameter] = context
+        for spec in item.inputs:
+            values = {up[1]: self._load(up) for up in spec.upstream}
+            kwargs[spec.parameter] = values if spec.fan_in else next(iter(values.values()))
+        return kwargs
+
+    def _load(self, key: ItemKey) -> Any:
+        definition = self._plan.asset(key[0])
+        ctx = _io_context(definition, key, self._records[key].stored)
+        return _call_manager("load", self._managers.for_asset(definition).load, ctx)
+
+    def save(
+        self, item: PlanItem, definition: AssetDef[Any, Any], value: Any, context: AssetContext
+    ) -> Outcome:
+        """Store ``value`` unless the run was cancelled; report the save even if it was."""
+        with self._gate:
+            if self._cancelled:
+                raise RunCancelledError("the run was cancelled before the value was stored")
+            progress = self._saves[item.key] = SaveInProgress()
+        try:
+            ctx = _io_context(definition, item.key, {})
+            saved = _call_manager("save", self._managers.for_asset(definition).save, ctx, value)
+            outcome = Outcome(_checked_save_result(ctx, saved), _json_safe(context.metadata))
+            progress.outcome = outcome
+            return outcome
+        finally:
+            progress.done.set()
+
+    def forget(self, key: ItemKey) -> None:
+        """The runner has taken the save's outcome; it no longer needs reporting at cancel."""
+        with self._gate:
+            self._saves.pop(key, None)
+
+    def cancel(self) -> dict[ItemKey, SaveInProgress]:
+        """Refuse new saves; return the saves started but not yet taken by the runner."""
+        with self._gate:
+            self._cancelled = True
+            return dict(self._saves)
+
+
+def _io_context(definition: AssetDef[Any, Any], key: ItemKey, stored: dict[str, Any]) -> IOContext:
+    return IOContext(
+        asset_key=key[0],
+        partition_key=key[1],
+        metadata=definition.metadata,
+        options=definition.io_manager_options,
+        stored=stored,
+    )
+
+
+def _call_manager(action: str, call: Callable[..., Any], ctx: IOContext, *args: Any) -> Any:
+    """Call an I/O manager, turning a plugin's foreign error into an ``IOManagerError``."""
+    try:
+        return call(ctx, *args)
+    except FlowstoneError:
+        raise
+    except Exception as exc:
+        raise IOManagerError(
+            f"The I/O manager failed to {action} the value of {ctx.asset_key}"
+            f"[{ctx.partition_key}]: {type(exc).__name__}: {exc}",
+            asset_key=ctx.asset_key,
+            partition_key=ctx.partition_key,
+        ) from exc
+
+
+def _checked_save_result(ctx: IOContext, saved: object) -> dict[str, Any]:
+    if saved is None:
+        return {}
+    uri = saved.get("uri") if isinstance(saved, Mapping) else None
+    if not isinstance(saved, Mapping) or (uri is not None and not isinstance(uri, str)):
+        raise IOManagerError(
+            f"The I/O manager of {ctx.asset_key}[{ctx.partition_key}] returned {saved!r} from "
+            f"save(); it must return a mapping whose 'uri', if any, is a string. Fix the plugin.",
+            asset_key=ctx.asset_key,
+            partition_key=ctx.partition_key,
+        )
+    return _json_safe(dict(saved))
+
+
+def _json_safe(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Metadata as the store will keep it: JSON values, anything else by its ``repr``."""
+    if not values:
+        return {}
+    result: dict[str, Any] = json.loads(json.dumps(values, default=repr))
+    return result
