@@ -12,25 +12,18 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
 from sqlalchemy import (
-    URL,
     Connection,
-    Engine,
     RowMapping,
     Select,
-    create_engine,
-    event,
     select,
     text,
     update,
 )
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
-    ArgumentError,
     IntegrityError,
     InterfaceError,
     NoSuchModuleError,
@@ -38,10 +31,10 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
     StatementError,
 )
-from sqlalchemy.pool import ConnectionPoolEntry
 
 from flowstone.errors import StorageError
 from flowstone.keys import AssetKey, PartitionKey
+from flowstone.storage.engine import WRITE_OPTION, create_store_engine, parse_url
 from flowstone.storage.records import (
     LatestState,
     LineageEdge,
@@ -50,7 +43,9 @@ from flowstone.storage.records import (
     RunStatus,
 )
 from flowstone.storage.schema import (
+    MATERIALIZATION_SEQUENCE,
     allocate_sequences,
+    counters,
     edge_from_row,
     latest_rows,
     lineage,
@@ -68,15 +63,6 @@ from flowstone.storage.schema import (
 
 _CHUNK: Final = 500
 """Items per query: keeps bind parameters far below every backend's limit."""
-_WRITE: Final = "flowstone_write"
-"""Execution option that makes the SQLite begin listener take the write lock up front."""
-_SQLITE_PRAGMAS: Final = (
-    "busy_timeout=30000",  # wait for another writer instead of failing at once
-    "journal_mode=WAL",  # readers never block the writer, nor it them
-    "synchronous=NORMAL",  # with WAL: durable at checkpoints, no fsync per commit
-    "cache_size=-65536",  # 64 MiB (default 2 MiB): bulk writes into large indexes stay in memory
-    "foreign_keys=ON",
-)
 _SCHEMA_LOCK: Final = 7_274_657_323
 """PostgreSQL advisory lock key that serialises concurrent ``create_all`` calls."""
 
@@ -102,17 +88,17 @@ class SqlMetadataStore:
     """
 
     def __init__(self, url: str, *, create: bool = True) -> None:
-        self._url = _parse_url(url)
+        self._url = parse_url(url)
         self._where = self._url.render_as_string(hide_password=True)
         try:
-            self._engine = _create_engine(self._url)
+            self._engine = create_store_engine(self._url)
         except (SQLAlchemyError, ImportError, OSError) as exc:
             raise StorageError(
                 f"Could not open the metadata store at {self._where}: {self._scrub(exc)}. "
                 "Check the URL and install the driver it names (pip install 'flowstone[postgres]' "
                 "for PostgreSQL)."
             ) from exc
-        self._writer = self._engine.execution_options(**{_WRITE: True})
+        self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
         self._upsert_latest = upsert_latest(self._engine.dialect.name)
         if create:
             self._create_schema()
@@ -249,6 +235,8 @@ class SqlMetadataStore:
         self._engine.dispose()
 
     def _create_schema(self) -> None:
+        if self._has_schema():
+            return
         dialect = self._engine.dialect.name
         with (
             self._guard("Could not create the tables"),
@@ -259,6 +247,15 @@ class SqlMetadataStore:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
             metadata_obj.create_all(conn)
             conn.execute(seed_counter(dialect))
+
+    def _has_schema(self) -> bool:
+        """A cheap read that spares an existing store the write lock of ``create_all``."""
+        probe = select(counters.c.value).where(counters.c.name == MATERIALIZATION_SEQUENCE)
+        try:
+            with self._engine.connect() as conn:
+                return conn.execute(probe).first() is not None
+        except SQLAlchemyError:
+            return False
 
     def _allocate_sequences(self, conn: Connection, count: int) -> int:
         """Reserve ``count`` sequence numbers under the write lock; return the first."""
@@ -289,61 +286,6 @@ class SqlMetadataStore:
             for secret in {str(password), quote(str(password), safe="")}:
                 message = message.replace(secret, "***")
         return message
-
-
-def _parse_url(url: str) -> URL:
-    try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        # The text may hold a password, so it is not repeated here.
-        raise StorageError(
-            "Could not parse the metadata store URL. Use e.g. sqlite:///.flowstone/flowstone.db "
-            "or postgresql+psycopg://user:password@host:5432/dbname."
-        ) from exc
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-        raise StorageError(
-            f"Unsupported metadata store database {parsed.get_backend_name()!r} in "
-            f"{parsed.render_as_string(hide_password=True)}. Use a sqlite:/// or "
-            "postgresql+psycopg:// URL."
-        )
-    return parsed
-
-
-def _create_engine(url: URL) -> Engine:
-    if url.get_backend_name() != "sqlite":
-        engine = create_engine(url, pool_pre_ping=True)
-        event.listen(engine, "connect", _on_postgresql_connect)
-        return engine
-    database = url.database or ""
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
-    event.listen(engine, "connect", _on_sqlite_connect)
-    event.listen(engine, "begin", _on_sqlite_begin)
-    return engine
-
-
-def _on_sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-    # SQLAlchemy's pysqlite recipe: stop the driver from issuing BEGIN itself, so that
-    # _on_sqlite_begin decides (and reads get a BEGIN too, which makes them repeatable).
-    dbapi_connection.isolation_level = None
-    for pragma in _SQLITE_PRAGMAS:
-        dbapi_connection.execute(f"PRAGMA {pragma}").close()
-
-
-def _on_postgresql_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-    # In a UTC session psycopg returns datetimes already in ``UTC``: nothing to convert.
-    dbapi_connection.execute("SET TIME ZONE 'UTC'")
-    dbapi_connection.commit()
-
-
-def _on_sqlite_begin(conn: Connection) -> None:
-    # Writers read (the counter) then write: IMMEDIATE takes the write lock at BEGIN, so a
-    # second process waits on busy_timeout instead of failing to upgrade a read lock.
-    immediate = conn.get_execution_options().get(_WRITE, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _hint(exc: BaseException) -> str:
