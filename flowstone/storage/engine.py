@@ -28,6 +28,7 @@ _SQLITE_PRAGMAS: Final = (
 
 
 def parse_url(url: str) -> URL:
+    """Parse a store URL (``postgresql://`` means psycopg); never echo it, it may hold a password."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -48,6 +49,7 @@ def parse_url(url: str) -> URL:
 
 
 def create_store_engine(url: URL) -> Engine:
+    """An engine for ``url`` with the dialect's connection set-up (SQLite: create the folder)."""
     if url.get_backend_name() != "sqlite":
         engine = create_engine(url, pool_pre_ping=True)
         event.listen(engine, "connect", _on_postgresql_connect)
