@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from flowstone.cli.options import json_option, store_option
+from flowstone.cli.output import describe, stdout_console
 from flowstone.errors import SelectionError
 from flowstone.execution.api import open_store, resolve_settings
 from flowstone.keys import UNPARTITIONED, AssetKey
@@ -40,30 +40,22 @@ def history(
             f"No materializations recorded for {asset!r}. Run: flowstone materialize {asset}"
         )
         return
-    Console().print(_table(asset, records))
+    stdout_console().print(_table(asset, records))
 
 
 def _table(asset: str, records: list[MaterializationRecord]) -> Table:
+    partitioned = any(record.partition_key != UNPARTITIONED for record in records)
     table = Table(title=f"history of {asset} (newest first)", title_justify="left")
-    for column in ("seq", "partition", "status", "run", "started", "duration", "inputs", "detail"):
-        table.add_column(column)
+    columns = ["seq", *(["partition"] if partitioned else []), "status", "run", "started"]
+    for column in [*columns, "duration", "inputs", "detail"]:
+        table.add_column(column, no_wrap=column != "detail", overflow="fold")
     for record in records:
-        partition = "" if record.partition_key == UNPARTITIONED else record.partition_key
-        started = record.started_at.isoformat(timespec="seconds") if record.started_at else ""
+        started = record.started_at.strftime("%Y-%m-%d %H:%M:%S") if record.started_at else ""
         duration = f"{record.duration:.3f}s" if record.duration is not None else ""
-        inputs = ", ".join(
-            f"{edge.upstream_asset_key}@{edge.upstream_materialization_id[:8]}"
-            for edge in record.inputs
-        )
-        error = record.error.strip().splitlines()[-1] if record.error else ""
+        inputs = ", ".join(sorted({str(edge.upstream_asset_key) for edge in record.inputs}))
+        partition = [record.partition_key] if partitioned else []
         table.add_row(
-            str(record.sequence),
-            partition,
-            record.status.value,
-            record.run_id[:8],
-            started,
-            duration,
-            inputs,
-            error or (record.uri or ""),
-        )
+            str(record.sequence), *partition, record.status.value, record.run_id[:8], started,
+            duration, inputs, describe(record.error, record.metadata),
+        )  # fmt: skip
     return table

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from flowstone.cli.loading import load_definitions
 from flowstone.cli.options import definitions_options, json_option
+from flowstone.cli.output import stdout_console
 from flowstone.execution.api import build_graph, resolve_settings
 
 
@@ -40,9 +40,9 @@ def list_assets(module: str | None, file: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"{len(rows)} assets")
-    for column in ("asset", "group", "depends_on", "io_manager", "source", "description"):
-        table.add_column(column)
+    table = Table(title=f"{len(rows)} assets", title_justify="left")
+    for column in ("asset", "group", "depends_on", "io_manager", "source"):
+        table.add_column(column, no_wrap=column != "depends_on", overflow="fold")
     for row in rows:
         depends = ", ".join(row["depends_on"])  # type: ignore[arg-type]
         table.add_row(
@@ -51,6 +51,5 @@ def list_assets(module: str | None, file: Path | None, as_json: bool) -> None:
             depends,
             str(row["io_manager"]),
             str(row["source"]),
-            str(row["description"]),
         )
-    Console().print(table)
+    stdout_console().print(table)

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from flowstone.cli.loading import load_definitions
 from flowstone.cli.options import definitions_options, json_option, store_option
+from flowstone.cli.output import describe, stderr_console, stdout_console
 from flowstone.errors import StorageError
 from flowstone.execution import RunEvent, RunResult
 from flowstone.execution import materialize as run_materialize
@@ -48,7 +48,7 @@ def materialize(
     """Materialize SELECTION (all assets when omitted), e.g. '*daily_revenue' or 'group:raw'."""
     settings = resolve_settings(store_url=store_url, concurrency=concurrency)
     registry = load_definitions(module, file, settings)
-    errors = Console(stderr=True)
+    errors = stderr_console()
     progress = Progress(
         TextColumn("[bold]materializing"),
         BarColumn(),
@@ -95,18 +95,24 @@ def _report(result: RunResult, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(_as_dict(result), indent=2))
         return
-    console = Console()
+    console = stdout_console()
     table = Table(title=f"run {result.run_id}", title_justify="left")
-    for column in ("asset", "status", "duration", "detail"):
-        table.add_column(column, justify="right" if column == "duration" else "left")
+    table.add_column("asset", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("duration", justify="right", no_wrap=True)
+    table.add_column("detail", overflow="fold")
     for item in result.items:
         duration = f"{item.duration:.3f}s" if item.duration is not None else ""
         style = _STATUS_STYLE[item.status]
-        detail = _last_line(item.error)
+        detail = describe(item.error, item.metadata)
         table.add_row(item.label, f"[{style}]{item.status.value}", duration, detail)
     console.print(table)
-    totals = ", ".join(f"{result.count(s)} {s.value}" for s in MaterializationStatus)
-    console.print(f"{result.status.value}: {totals}")
+    totals = ", ".join(
+        f"{result.count(status)} {status.value}"
+        for status in MaterializationStatus
+        if result.count(status)
+    )
+    console.print(f"[bold]{result.status.value}[/]: {totals or 'nothing selected'}")
 
 
 def _as_dict(result: RunResult) -> dict[str, object]:
@@ -126,7 +132,3 @@ def _as_dict(result: RunResult) -> dict[str, object]:
             for item in result.items
         ],
     }
-
-
-def _last_line(text: str | None) -> str:
-    return text.strip().splitlines()[-1] if text else ""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from flowstone.errors import RunError
 from flowstone.keys import UNPARTITIONED, AssetKey, PartitionKey
@@ -22,6 +24,7 @@ class ItemResult:
     finished_at: datetime | None = None
     error: str | None = None
     attempts: int = 0
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def duration(self) -> float | None:

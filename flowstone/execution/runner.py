@@ -316,6 +316,7 @@ class Runner:
             finished_at=record.finished_at,
             error=error,
             attempts=attempts,
+            metadata=metadata,
         )
         self._results[item.key] = result
         self._emit(RunEvent("finished", item, len(self._items), result))

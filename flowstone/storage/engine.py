@@ -28,7 +28,7 @@ _SQLITE_PRAGMAS: Final = (
 
 
 def parse_url(url: str) -> URL:
-    """Parse a store URL (``postgresql://`` means psycopg); never echo it, it may hold a password."""
+    """Parse a store URL (``postgresql://`` means psycopg); never echoed: it may hold a password."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
