@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 import random
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -16,43 +15,12 @@ from flowstone.definitions.asset import build_asset_def
 from flowstone.errors import CycleError, DefinitionError, SelectionError
 from flowstone.graph import AssetGraph
 from flowstone.keys import AssetKey
-
-Dag = tuple[list[str], set[tuple[int, int]]]
-
-
-def keys(*names: str) -> list[AssetKey]:
-    return [AssetKey.parse(name) for name in names]
+from tests.support.dags import Dag, build_graph, dags, keys, reachable, takes_inputs
 
 
 def decorator_line(def_line: str) -> int:
     """The 1-based number of the line above ``def_line`` in this file: its decorator's line."""
     return Path(__file__).read_text().splitlines().index(def_line)
-
-
-def takes_inputs(**inputs: Any) -> None:
-    """An asset function that accepts any dependency, for generated graphs."""
-
-
-def build_graph(names: list[str], edges: set[tuple[int, int]]) -> AssetGraph:
-    """The graph with asset ``names[i]`` for each i and an edge names[i] -> names[j] per (i, j)."""
-    depends_on: list[list[str]] = [[] for _ in names]
-    for i, j in sorted(edges):
-        depends_on[j].append(names[i])
-    definitions = [
-        build_asset_def(takes_inputs, key=name, depends_on=depends_on[index])
-        for index, name in enumerate(names)
-    ]
-    return AssetGraph.from_definitions(definitions)
-
-
-@st.composite
-def dags(draw: st.DrawFn) -> Dag:
-    """Random DAGs: edges only from a lower to a higher index, names shuffled against indexes."""
-    size = draw(st.integers(min_value=1, max_value=15))
-    names = draw(st.permutations([f"a{index:02d}" for index in range(size)]))
-    pairs = [(i, j) for i in range(size) for j in range(i + 1, size)]
-    edges = draw(st.sets(st.sampled_from(pairs))) if pairs else set()
-    return list(names), edges
 
 
 @pytest.fixture
@@ -335,24 +303,12 @@ def test_closures_match_a_plain_search(dag: Dag, data: st.DataObject) -> None:
     parents = {j: {i for i, jj in edges if jj == j} for j in range(len(names))}
     children = {i: {j for ii, j in edges if ii == i} for i in range(len(names))}
     assert {str(key) for key in graph.upstream(names[target])} == {
-        names[i] for i in search(parents, target)
+        names[i] for i in reachable(parents, target) - {target}
     }
     assert {str(key) for key in graph.downstream(names[target])} == {
-        names[i] for i in search(children, target)
+        names[i] for i in reachable(children, target) - {target}
     }
     assert {str(key) for key in graph.parents(names[target])} == {names[i] for i in parents[target]}
     assert {str(key) for key in graph.upstream(names[target], depth=1)} == {
         names[i] for i in parents[target]
     }
-
-
-def search(adjacency: dict[int, set[int]], start: int) -> set[int]:
-    """Everything reachable from ``start`` (excluding it) by depth-first search."""
-    seen: set[int] = set()
-    stack = list(adjacency[start])
-    while stack:
-        current = stack.pop()
-        if current not in seen:
-            seen.add(current)
-            stack.extend(adjacency[current])
-    return seen

@@ -13,17 +13,7 @@ from flowstone.definitions import Registry, asset
 from flowstone.definitions.asset import build_asset_def
 from flowstone.errors import SelectionError
 from flowstone.graph import AssetGraph, SelectionTerm, parse_selection, select
-from flowstone.keys import AssetKey
-
-Dag = tuple[list[str], set[tuple[int, int]]]
-
-
-def keys(*names: str) -> list[AssetKey]:
-    return [AssetKey.parse(name) for name in names]
-
-
-def takes_inputs(**inputs: Any) -> None:
-    """An asset function that accepts any dependency, for generated graphs."""
+from tests.support.dags import Dag, dags, keys, reachable, takes_inputs
 
 
 @pytest.fixture
@@ -266,30 +256,6 @@ def test_parse_and_str_round_trip(terms: list[SelectionTerm], separator: str) ->
     for term in terms:
         assert SelectionTerm.parse(str(term)) == term
     assert parse_selection(separator.join(str(term) for term in terms)) == tuple(terms)
-
-
-@st.composite
-def dags(draw: st.DrawFn) -> Dag:
-    """Random DAGs: edges only from a lower to a higher index, names shuffled against indexes."""
-    size = draw(st.integers(min_value=1, max_value=15))
-    names = draw(st.permutations([f"a{index:02d}" for index in range(size)]))
-    pairs = [(i, j) for i in range(size) for j in range(i + 1, size)]
-    edges = draw(st.sets(st.sampled_from(pairs))) if pairs else set()
-    return list(names), edges
-
-
-def reachable(adjacency: dict[int, set[int]], start: int, depth: int | None = None) -> set[int]:
-    """``start`` and everything at most ``depth`` steps from it, by depth-first search."""
-    best = {start: 0}
-    stack = [start]
-    while stack:
-        current = stack.pop()
-        for following in adjacency[current]:
-            steps = best[current] + 1
-            if (depth is None or steps <= depth) and steps < best.get(following, steps + 1):
-                best[following] = steps
-                stack.append(following)
-    return set(best)
 
 
 @settings(max_examples=80, derandomize=True, deadline=None)
