@@ -14,6 +14,7 @@ import click
 from flowstone.cli.history import history
 from flowstone.cli.listing import list_assets
 from flowstone.cli.materialize import materialize
+from flowstone.cli.output import show_logs
 from flowstone.errors import FlowstoneError
 
 EXIT_USAGE = 2
@@ -38,8 +39,16 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="flowstone")
-def cli() -> None:
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default="INFO",
+    show_default=True,
+    help="Level of the messages assets log through context.log.",
+)
+def cli(log_level: str) -> None:
     """flowstone: asset-first data orchestration with lineage and stale-only recomputation."""
+    show_logs(log_level.upper())
 
 
 cli.add_command(materialize)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from rich.console import Console
+from rich.logging import RichHandler
 
 PIPE_WIDTH = 160
 """Width of tables written to a pipe or file, where no terminal width limits them."""
@@ -28,3 +30,13 @@ def describe(error: str | None, metadata: Mapping[str, object]) -> str:
     if error:
         return error.strip().splitlines()[-1]
     return " ".join(f"{key}={value}" for key, value in metadata.items())
+
+
+def show_logs(level: str) -> None:
+    """Send flowstone's and the assets' log records to stderr, above any progress bar."""
+    handler = RichHandler(console=stderr_console(), show_path=False, markup=False)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    logger = logging.getLogger("flowstone")
+    logger.handlers = [handler]
+    logger.setLevel(level)
+    logger.propagate = False

@@ -120,3 +120,15 @@ def test_history_of_an_asset_never_run(invoke: Invoke) -> None:
     result = invoke("history", "numbers")
     assert result.exit_code == 0
     assert "No materializations recorded for 'numbers'" in result.output
+
+
+def test_asset_logs_are_shown_at_the_chosen_level(invoke: Invoke, project: Path) -> None:
+    (project / "talker.py").write_text(
+        "from flowstone import AssetContext, asset\n\n"
+        "@asset\ndef talker(context: AssetContext) -> int:\n"
+        "    context.log.info('read %d rows', 42)\n    return 1\n"
+    )
+    assert "read 42 rows" in invoke("materialize", "-f", "talker.py").output
+    quiet = invoke("--log-level", "warning", "materialize", "-f", "talker.py")
+    assert quiet.exit_code == 0
+    assert "read 42 rows" not in quiet.output
