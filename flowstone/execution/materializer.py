@@ -11,6 +11,7 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from flowstone.definitions import AssetContext, AssetDef
@@ -18,7 +19,6 @@ from flowstone.errors import FlowstoneError, IOManagerError
 from flowstone.execution.plan import ItemKey, Plan, PlanItem
 from flowstone.execution.resources import IOManagerSet
 from flowstone.io import IOContext
-from flowstone.storage import MaterializationRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +31,21 @@ class Outcome:
 
 @dataclass(slots=True)
 class SaveInProgress:
-    """A save that has started; ``outcome`` is set once the value is stored."""
+    """A save that has started (its item started at ``started_at``); ``outcome`` once stored."""
 
+    started_at: datetime
     done: threading.Event = field(default_factory=threading.Event)
     outcome: Outcome | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try at materializing an item: what to run, with which context, since when."""
+
+    item: PlanItem
+    definition: AssetDef[Any, Any]
+    context: AssetContext
+    started_at: datetime
 
 
 class RunCancelledError(Exception):
@@ -44,56 +55,50 @@ class RunCancelledError(Exception):
 class Materializer:
     """Computes and stores items; safe to call from several worker threads at once."""
 
-    def __init__(
-        self,
-        plan: Plan,
-        managers: IOManagerSet,
-        records: Mapping[ItemKey, MaterializationRecord],
-    ) -> None:
+    def __init__(self, plan: Plan, managers: IOManagerSet) -> None:
         self._plan = plan
         self._managers = managers
-        self._records = records
+        self._stored = {key: record.stored for key, record in plan.external.items()}
         self._gate = threading.Lock()
         self._cancelled = False
         self._saves: dict[ItemKey, SaveInProgress] = {}
 
-    def compute(
-        self, item: PlanItem, definition: AssetDef[Any, Any], context: AssetContext
-    ) -> Outcome:
+    def compute(self, attempt: Attempt) -> Outcome:
         """Load, call and store a sync asset's item (all in the calling worker thread)."""
-        value = definition.fn(**self.load_inputs(item, definition, context))
-        return self.save(item, definition, value, context)
+        value = attempt.definition.fn(**self.load_inputs(attempt))
+        return self.save(attempt, value)
 
-    def load_inputs(
-        self, item: PlanItem, definition: AssetDef[Any, Any], context: AssetContext
-    ) -> dict[str, Any]:
+    def load_inputs(self, attempt: Attempt) -> dict[str, Any]:
         """The function's keyword arguments: the context and every input's stored value."""
         kwargs: dict[str, Any] = {}
-        if definition.context_parameter is not None:
-            kwargs[definition.context_parameter] = context
-        for spec in item.inputs:
+        if attempt.definition.context_parameter is not None:
+            kwargs[attempt.definition.context_parameter] = attempt.context
+        for spec in attempt.item.inputs:
             values = {up[1]: self._load(up) for up in spec.upstream}
             kwargs[spec.parameter] = values if spec.fan_in else next(iter(values.values()))
         return kwargs
 
     def _load(self, key: ItemKey) -> Any:
         definition = self._plan.asset(key[0])
-        ctx = _io_context(definition, key, self._records[key].stored)
+        ctx = _io_context(definition, key, self._stored[key])
         return _call_manager("load", self._managers.for_asset(definition).load, ctx)
 
-    def save(
-        self, item: PlanItem, definition: AssetDef[Any, Any], value: Any, context: AssetContext
-    ) -> Outcome:
+    def save(self, attempt: Attempt, value: Any) -> Outcome:
         """Store ``value`` unless the run was cancelled; report the save even if it was."""
+        key = attempt.item.key
         with self._gate:
             if self._cancelled:
                 raise RunCancelledError("the run was cancelled before the value was stored")
-            progress = self._saves[item.key] = SaveInProgress()
+            progress = self._saves[key] = SaveInProgress(attempt.started_at)
         try:
-            ctx = _io_context(definition, item.key, {})
-            saved = _call_manager("save", self._managers.for_asset(definition).save, ctx, value)
-            outcome = Outcome(_checked_save_result(ctx, saved), _json_safe(context.metadata))
+            ctx = _io_context(attempt.definition, key, {})
+            manager = self._managers.for_asset(attempt.definition)
+            saved = _call_manager("save", manager.save, ctx, value)
+            outcome = Outcome(
+                _checked_save_result(ctx, saved), _json_safe(attempt.context.metadata)
+            )
             progress.outcome = outcome
+            self._stored[key] = outcome.stored
             return outcome
         finally:
             progress.done.set()
@@ -102,6 +107,11 @@ class Materializer:
         """The runner has taken the save's outcome; it no longer needs reporting at cancel."""
         with self._gate:
             self._saves.pop(key, None)
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the run was cancelled: no new save, and no chained item, may start."""
+        return self._cancelled
 
     def cancel(self) -> dict[ItemKey, SaveInProgress]:
         """Refuse new saves; return the saves started but not yet taken by the runner."""

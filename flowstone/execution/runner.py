@@ -16,15 +16,16 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 import anyio
 import anyio.to_thread
 from anyio.abc import TaskGroup
 
-from flowstone.definitions import AssetContext, AssetDef
+from flowstone.definitions import AssetContext
 from flowstone.errors import FlowstoneError
-from flowstone.execution.materializer import Materializer, Outcome
+from flowstone.execution.chain import ChainStep, find_successors
+from flowstone.execution.materializer import Attempt, Materializer, Outcome
 from flowstone.execution.plan import ItemKey, Plan, PlanItem
 from flowstone.execution.recorder import MaterializationRecorder
 from flowstone.execution.resources import IOManagerSet
@@ -83,7 +84,7 @@ class Runner:
         self._items = {item.key: item for item in plan.items}
         self._results: dict[ItemKey, ItemResult] = {}
         self._records: dict[ItemKey, MaterializationRecord] = dict(plan.external)
-        self._materializer = Materializer(plan, managers, self._records)
+        self._materializer = Materializer(plan, managers)
         self._running: dict[ItemKey, datetime] = {}
         self._dependents: defaultdict[ItemKey, list[ItemKey]] = defaultdict(list)
         self._waiting: dict[ItemKey, int] = {}
@@ -97,6 +98,7 @@ class Runner:
             self._waiting[item.key] = len(upstream)
             for up in upstream:
                 self._dependents[up].append(item.key)
+        self._successors = find_successors(plan, self._dependents, dict(self._waiting))
 
     async def run(self) -> RunResult:
         """Execute the plan; return every item's outcome.
@@ -143,13 +145,17 @@ class Runner:
         """Record what is still open (saves under way, cancelled items) and finish the run."""
         for key, save in self._materializer.cancel().items():
             await anyio.to_thread.run_sync(save.done.wait, SAVE_GRACE_SECONDS)
-            started_at = self._running.pop(key, None)
-            if started_at is not None and save.outcome is not None:
-                self._finish(self._items[key], Status.SUCCESS, started_at, outcome=save.outcome)
-            elif started_at is not None:
+            self._running.pop(key, None)
+            if key in self._results:
+                continue
+            status_of_save = Status.SUCCESS if save.outcome is not None else Status.CANCELLED
+            self._finish(
+                self._items[key], status_of_save, save.started_at, outcome=save.outcome,
+                error=None if save.outcome is not None else "run cancelled",
+            )  # fmt: skip
+        for key, started_at in list(self._running.items()):
+            if key not in self._results:
                 self._finish(self._items[key], Status.CANCELLED, started_at, error="run cancelled")
-        for key, started_at in self._running.items():
-            self._finish(self._items[key], Status.CANCELLED, started_at, error="run cancelled")
         self._running.clear()
         try:
             await self._flush_with_retries()
@@ -180,6 +186,8 @@ class Runner:
         """Queue the items that can run; skip (iteratively) those whose inputs cannot exist."""
         while ready:
             key = ready.pop()
+            if key in self._results:  # already run as part of a chain
+                continue
             item = self._items[key]
             reason = item.blocked or self._upstream_problem(item)
             if reason is None:
@@ -197,8 +205,8 @@ class Runner:
         """Run ``first``, then keep taking ready items: a chain needs no new task per item."""
         item: PlanItem | None = first
         while item is not None:
-            await self._execute(item)
-            self._queue(self._unblock(item.key))
+            for key in await self._execute(item):
+                self._queue(self._unblock(key))
             item = self._ready.popleft() if self._ready else None
             self._start_workers(task_group)
         self._active -= 1
@@ -219,7 +227,8 @@ class Runner:
                     return f"upstream {result.label} {result.status.value}"
         return None
 
-    async def _execute(self, item: PlanItem) -> None:
+    async def _execute(self, item: PlanItem) -> list[ItemKey]:
+        """Run ``item`` (with its retries, and its chain); return the keys it finished, in order."""
         definition = self._plan.asset(item.asset_key)
         started_at = _now()
         self._running[item.key] = started_at
@@ -230,50 +239,74 @@ class Runner:
             if attempt:
                 await anyio.sleep(policy.delay_before(attempt))
             try:
-                outcome = await self._attempt(item, definition, attempt)
+                steps = await self._attempt(
+                    Attempt(item, definition, self._context(item, attempt), started_at)
+                )
             except Exception as exc:  # an asset's own error: recorded, never raised
-                error = "".join(traceback.format_exception(exc)).rstrip()
+                error = _describe(exc)
                 continue
-            self._materializer.forget(item.key)
-            del self._running[item.key]
-            self._finish(item, Status.SUCCESS, started_at, attempts=attempt + 1, outcome=outcome)
-            return
+            return self._finish_steps(steps, attempts=attempt + 1)
         del self._running[item.key]
         self._finish(item, Status.FAILED, started_at, error=error, attempts=attempt + 1)
+        return [item.key]
 
-    async def _attempt(
-        self, item: PlanItem, definition: AssetDef[Any, Any], attempt: int
-    ) -> Outcome:
-        context = AssetContext(
+    def _context(self, item: PlanItem, attempt: int) -> AssetContext:
+        return AssetContext(
             asset_key=item.asset_key,
             partition_key=item.partition_key,
             run_id=self.run_id,
             attempt=attempt,
             log=self._loggers[item.asset_key],
         )
+
+    async def _attempt(self, attempt: Attempt) -> list[ChainStep]:
         work = self._materializer
-        if not definition.is_async:
+        if not attempt.definition.is_async:
             return await anyio.to_thread.run_sync(
-                work.compute,
-                item,
-                definition,
-                context,
-                abandon_on_cancel=True,
-                limiter=self._threads,
+                self._compute_chain, attempt, abandon_on_cancel=True, limiter=self._threads
             )
-        kwargs = await anyio.to_thread.run_sync(
-            work.load_inputs, item, definition, context, limiter=self._threads
+        kwargs = await anyio.to_thread.run_sync(work.load_inputs, attempt, limiter=self._threads)
+        value = await attempt.definition.fn(**kwargs)
+        outcome = await anyio.to_thread.run_sync(
+            work.save, attempt, value, abandon_on_cancel=True, limiter=self._threads
         )
-        value = await definition.fn(**kwargs)
-        return await anyio.to_thread.run_sync(
-            work.save,
-            item,
-            definition,
-            value,
-            context,
-            abandon_on_cancel=True,
-            limiter=self._threads,
-        )
+        return [ChainStep(attempt, _now(), outcome)]
+
+    def _compute_chain(self, first: Attempt) -> list[ChainStep]:
+        """In a worker thread: run ``first``, then its successors while they succeed."""
+        outcome = self._materializer.compute(first)
+        steps = [ChainStep(first, _now(), outcome)]
+        follower = self._successors.get(first.item.key)
+        while follower is not None and not self._materializer.cancelled:
+            definition = self._plan.asset(follower.asset_key)
+            attempt = Attempt(follower, definition, self._context(follower, 0), _now())
+            self._running[follower.key] = attempt.started_at
+            try:
+                outcome = self._materializer.compute(attempt)
+            except Exception as exc:  # the follower's own error, recorded like any other
+                steps.append(ChainStep(attempt, _now(), error=_describe(exc)))
+                break
+            steps.append(ChainStep(attempt, _now(), outcome))
+            follower = self._successors.get(follower.key)
+        return steps
+
+    def _finish_steps(self, steps: list[ChainStep], *, attempts: int) -> list[ItemKey]:
+        for index, step in enumerate(steps):
+            item = step.attempt.item
+            self._materializer.forget(item.key)
+            self._running.pop(item.key, None)
+            if index:
+                self._emit(RunEvent("started", item, len(self._items)))
+            self._finish(
+                item,
+                Status.SUCCESS if step.outcome is not None else Status.FAILED,
+                step.attempt.started_at,
+                finished_at=step.finished_at,
+                error=step.error,
+                attempts=attempts if index == 0 else 1,
+                outcome=step.outcome,
+            )
+        return [step.attempt.item.key for step in steps]
 
     def _finish(
         self,
@@ -281,6 +314,7 @@ class Runner:
         status: Status,
         started_at: datetime | None,
         *,
+        finished_at: datetime | None = None,
         error: str | None = None,
         attempts: int = 0,
         outcome: Outcome | None = None,
@@ -298,7 +332,7 @@ class Runner:
             code_version=self._code_versions[item.asset_key],
             uri=stored.get("uri"),
             started_at=started_at,
-            finished_at=_now() if started_at is not None else None,
+            finished_at=(finished_at or _now()) if started_at is not None else None,
             metadata=metadata,
             stored=stored,
             error=error,
@@ -350,6 +384,10 @@ def _sole_flowstone_error(group: BaseExceptionGroup[BaseException]) -> BaseExcep
     if len(errors) == 1 and isinstance(errors[0], FlowstoneError):
         return errors[0]
     return group
+
+
+def _describe(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc)).rstrip()
 
 
 def _now() -> datetime:
