@@ -239,3 +239,48 @@ def test_async_asset_failure_is_recorded(run: Run) -> None:
         MaterializationStatus.SKIPPED,
     ]
     assert "LookupError: no such customer" in (result.items[0].error or "")
+
+
+@pytest.mark.anyio
+async def test_cancel_inside_a_chain_records_what_was_stored_and_saves_nothing_after(
+    registry: Registry, store: SqlMetadataStore, tmp_path: Path
+) -> None:
+    computing = threading.Event()
+    manager = InMemoryIOManager()
+
+    @asset
+    def head() -> int:
+        return 1
+
+    @asset(depends_on=[head])
+    def middle(head: int) -> int:
+        computing.set()
+        time.sleep(0.5)
+        return head + 1
+
+    @asset(depends_on=[middle])
+    def tail(middle: int) -> int:
+        return middle + 1
+
+    async def run() -> None:
+        await materialize_async(
+            definitions=registry, store=store, project_dir=tmp_path, io_managers={"fs": manager}
+        )
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(run)
+        await anyio.to_thread.run_sync(computing.wait, 10)
+        group.cancel_scope.cancel()
+
+    [run_record] = store.list_runs()
+    statuses = {
+        r.asset_key.name: r.status for r in store.get_run_materializations(run_record.run_id)
+    }
+    assert statuses == {
+        "head": MaterializationStatus.SUCCESS,
+        "middle": MaterializationStatus.CANCELLED,
+    }
+    time.sleep(0.7)  # middle returns now, in its abandoned thread: nothing more may be stored
+    assert manager.exists(IOContext(AssetKey.parse("head"), "__unpartitioned__"))
+    assert not manager.exists(IOContext(AssetKey.parse("middle"), "__unpartitioned__"))
+    assert not manager.exists(IOContext(AssetKey.parse("tail"), "__unpartitioned__"))
