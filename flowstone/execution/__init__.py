@@ -2,8 +2,8 @@
 
 from flowstone.execution.api import materialize, materialize_async
 from flowstone.execution.plan import InputSpec, Plan, PlanItem, build_plan
-from flowstone.execution.result import ItemResult, RunResult
-from flowstone.execution.runner import RunEvent, Runner
+from flowstone.execution.result import ItemResult, RunEvent, RunResult
+from flowstone.execution.runner import Runner
 
 __all__ = [
     "InputSpec",

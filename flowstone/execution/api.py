@@ -20,8 +20,8 @@ from flowstone.definitions import AssetDef, Definitions, Registry, get_active_re
 from flowstone.errors import ConfigError
 from flowstone.execution.plan import Plan, build_plan
 from flowstone.execution.resources import IOManagerSet
-from flowstone.execution.result import RunResult
-from flowstone.execution.runner import RunEvent, Runner
+from flowstone.execution.result import RunEvent, RunResult
+from flowstone.execution.runner import Runner
 from flowstone.graph import AssetGraph, select
 from flowstone.io import IOManager
 from flowstone.keys import PartitionKey

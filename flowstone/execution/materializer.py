@@ -11,7 +11,7 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flowstone.definitions import AssetContext, AssetDef
@@ -31,11 +31,25 @@ class Outcome:
 
 @dataclass(slots=True)
 class SaveInProgress:
-    """A save that has started (its item started at ``started_at``); ``outcome`` once stored."""
+    """A save that has started; ``outcome`` and ``finished_at`` are set once the value is stored.
+
+    ``attempts`` is how many tries the item took, so a record made from it after a cancel says
+    the same as one made normally.
+    """
 
     started_at: datetime
+    attempts: int
     done: threading.Event = field(default_factory=threading.Event)
     outcome: Outcome | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenWork:
+    """What a cancel finds still open: saves under way or unclaimed, and chained items running."""
+
+    saves: dict[ItemKey, SaveInProgress]
+    followers: dict[ItemKey, datetime]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +76,7 @@ class Materializer:
         self._gate = threading.Lock()
         self._cancelled = False
         self._saves: dict[ItemKey, SaveInProgress] = {}
+        self._followers: dict[ItemKey, datetime] = {}
 
     def compute(self, attempt: Attempt) -> Outcome:
         """Load, call and store a sync asset's item (all in the calling worker thread)."""
@@ -89,7 +104,8 @@ class Materializer:
         with self._gate:
             if self._cancelled:
                 raise RunCancelledError("the run was cancelled before the value was stored")
-            progress = self._saves[key] = SaveInProgress(attempt.started_at)
+            progress = SaveInProgress(attempt.started_at, attempt.context.attempt + 1)
+            self._saves[key] = progress
         try:
             ctx = _io_context(attempt.definition, key, {})
             manager = self._managers.for_asset(attempt.definition)
@@ -97,27 +113,37 @@ class Materializer:
             outcome = Outcome(
                 _checked_save_result(ctx, saved), _json_safe(attempt.context.metadata)
             )
+            progress.finished_at = datetime.now(UTC)
             progress.outcome = outcome
             self._stored[key] = outcome.stored
             return outcome
         finally:
             progress.done.set()
 
+    def start_follower(self, key: ItemKey) -> datetime | None:
+        """Claim a chained item's start, atomically with the cancel check; ``None`` if cancelled."""
+        with self._gate:
+            if self._cancelled:
+                return None
+            started_at = self._followers[key] = datetime.now(UTC)
+            return started_at
+
     def forget(self, key: ItemKey) -> None:
-        """The runner has taken the save's outcome; it no longer needs reporting at cancel."""
+        """The runner has recorded the item; it no longer needs reporting at cancel."""
         with self._gate:
             self._saves.pop(key, None)
+            self._followers.pop(key, None)
 
     @property
     def cancelled(self) -> bool:
         """Whether the run was cancelled: no new save, and no chained item, may start."""
         return self._cancelled
 
-    def cancel(self) -> dict[ItemKey, SaveInProgress]:
-        """Refuse new saves; return the saves started but not yet taken by the runner."""
+    def cancel(self) -> OpenWork:
+        """Refuse new saves and chained items; return what is still open. Idempotent."""
         with self._gate:
             self._cancelled = True
-            return dict(self._saves)
+            return OpenWork(dict(self._saves), dict(self._followers))
 
 
 def _io_context(definition: AssetDef[Any, Any], key: ItemKey, stored: dict[str, Any]) -> IOContext:

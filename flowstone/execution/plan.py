@@ -14,7 +14,7 @@ from flowstone.definitions import AssetDef, Dependency
 from flowstone.errors import DefinitionError
 from flowstone.graph import AssetGraph
 from flowstone.keys import UNPARTITIONED, AssetKey, PartitionKey
-from flowstone.storage import MaterializationRecord, MetadataStore
+from flowstone.storage import LineageEdge, MaterializationRecord, MetadataStore
 
 ItemKey: TypeAlias = tuple[AssetKey, PartitionKey]
 
@@ -167,3 +167,22 @@ def _mark_blocked(
 def _label(key: ItemKey) -> str:
     asset_key, partition_key = key
     return str(asset_key) if partition_key == UNPARTITIONED else f"{asset_key}[{partition_key}]"
+
+
+def lineage_edges(
+    item: PlanItem, records: Mapping[ItemKey, MaterializationRecord]
+) -> tuple[LineageEdge, ...]:
+    """One edge per upstream materialization ``item`` read (an input bound twice is read once)."""
+    edges: dict[str, LineageEdge] = {}
+    for spec in item.inputs:
+        for up in spec.upstream:
+            record = records.get(up)
+            if record is None or record.materialization_id in edges:
+                continue
+            edges[record.materialization_id] = LineageEdge(
+                upstream_materialization_id=record.materialization_id,
+                upstream_asset_key=up[0],
+                upstream_partition_key=up[1],
+                upstream_data_version=record.data_version,
+            )
+    return tuple(edges.values())

@@ -13,7 +13,11 @@ import time
 import anyio
 import anyio.to_thread
 
+from flowstone.errors import FlowstoneError
 from flowstone.storage import MaterializationRecord, MetadataStore
+
+RETRY_DELAY_SECONDS = 0.2
+"""First pause before writing a failed batch again; it doubles with each try."""
 
 
 class MaterializationRecorder:
@@ -58,14 +62,22 @@ class MaterializationRecorder:
             self._full = anyio.Event()
             await self.flush()
 
-    async def flush(self) -> None:
-        """Write everything queued so far in one transaction; on failure keep it queued."""
+    async def flush(self, attempts: int = 3) -> None:
+        """Write everything queued so far in one transaction, retrying a failing store.
+
+        A busy or briefly unreachable store recovers; on final failure the records stay queued
+        and the ``StorageError`` is raised.
+        """
         async with self._lock:
-            batch, self._pending = self._pending, []
-            if not batch:
-                return
-            try:
-                await anyio.to_thread.run_sync(self._store.add_materializations, batch)
-            except BaseException:
-                self._pending[:0] = batch
-                raise
+            for attempt in range(attempts):
+                batch, self._pending = self._pending, []
+                if not batch:
+                    return
+                try:
+                    await anyio.to_thread.run_sync(self._store.add_materializations, batch)
+                    return
+                except BaseException as exc:
+                    self._pending[:0] = batch
+                    if not isinstance(exc, FlowstoneError) or attempt == attempts - 1:
+                        raise
+                await anyio.sleep(RETRY_DELAY_SECONDS * 2**attempt)

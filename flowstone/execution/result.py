@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from flowstone.errors import RunError
+from flowstone.execution.plan import PlanItem
 from flowstone.keys import UNPARTITIONED, AssetKey, PartitionKey
 from flowstone.storage import MaterializationStatus, RunStatus
 
@@ -39,6 +40,16 @@ class ItemResult:
         if self.partition_key == UNPARTITIONED:
             return str(self.asset_key)
         return f"{self.asset_key}[{self.partition_key}]"
+
+
+@dataclass(frozen=True, slots=True)
+class RunEvent:
+    """A progress event: an item started, or finished with ``result``; ``total`` items planned."""
+
+    kind: Literal["started", "finished"]
+    item: PlanItem
+    total: int
+    result: ItemResult | None = None
 
 
 @dataclass(frozen=True, slots=True)

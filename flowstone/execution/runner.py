@@ -10,13 +10,12 @@ through an optional callback.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 
 import anyio
 import anyio.to_thread
@@ -26,12 +25,11 @@ from flowstone.definitions import AssetContext
 from flowstone.errors import FlowstoneError
 from flowstone.execution.chain import ChainStep, find_successors
 from flowstone.execution.materializer import Attempt, Materializer, Outcome
-from flowstone.execution.plan import ItemKey, Plan, PlanItem
+from flowstone.execution.plan import ItemKey, Plan, PlanItem, lineage_edges
 from flowstone.execution.recorder import MaterializationRecorder
 from flowstone.execution.resources import IOManagerSet
-from flowstone.execution.result import ItemResult, RunResult
+from flowstone.execution.result import ItemResult, RunEvent, RunResult
 from flowstone.storage import (
-    LineageEdge,
     MaterializationRecord,
     MaterializationStatus,
     MetadataStore,
@@ -41,18 +39,10 @@ from flowstone.storage import (
 from flowstone.versioning import compute_code_version
 
 Status = MaterializationStatus
+CHAIN_BUDGET_SECONDS = 0.05
+"""How long a worker thread may go on down a chain before handing its results to the loop."""
 SAVE_GRACE_SECONDS = 60.0
 """How long a cancelled run waits for a save already under way, so it is recorded."""
-
-
-@dataclass(frozen=True, slots=True)
-class RunEvent:
-    """A progress event: an item started, or finished with ``result``; ``total`` items planned."""
-
-    kind: Literal["started", "finished"]
-    item: PlanItem
-    total: int
-    result: ItemResult | None = None
 
 
 class Runner:
@@ -86,6 +76,7 @@ class Runner:
         self._records: dict[ItemKey, MaterializationRecord] = dict(plan.external)
         self._materializer = Materializer(plan, managers)
         self._running: dict[ItemKey, datetime] = {}
+        self._announced: set[ItemKey] = set()
         self._dependents: defaultdict[ItemKey, list[ItemKey]] = defaultdict(list)
         self._waiting: dict[ItemKey, int] = {}
         self._code_versions = {
@@ -143,38 +134,34 @@ class Runner:
 
     async def _close(self, status: RunStatus) -> None:
         """Record what is still open (saves under way, cancelled items) and finish the run."""
-        for key, save in self._materializer.cancel().items():
+        open_work = self._materializer.cancel()
+        for key, save in open_work.saves.items():
             await anyio.to_thread.run_sync(save.done.wait, SAVE_GRACE_SECONDS)
             self._running.pop(key, None)
             if key in self._results:
                 continue
-            status_of_save = Status.SUCCESS if save.outcome is not None else Status.CANCELLED
+            item = self._items[key]
+            self._announce(item)
+            if save.outcome is None:
+                self._finish(item, Status.CANCELLED, save.started_at, error="run cancelled")
+                continue
             self._finish(
-                self._items[key], status_of_save, save.started_at, outcome=save.outcome,
-                error=None if save.outcome is not None else "run cancelled",
+                item, Status.SUCCESS, save.started_at, finished_at=save.finished_at,
+                attempts=save.attempts, outcome=save.outcome,
             )  # fmt: skip
-        for key, started_at in list(self._running.items()):
+        running = {**open_work.followers, **self._running}
+        for key, started_at in running.items():
             if key not in self._results:
+                self._announce(self._items[key])
                 self._finish(self._items[key], Status.CANCELLED, started_at, error="run cancelled")
         self._running.clear()
         try:
-            await self._flush_with_retries()
+            await self._recorder.flush()
         except FlowstoneError:
             status = RunStatus.FAILED
             raise
         finally:
             await anyio.to_thread.run_sync(self._finish_run_quietly, status)
-
-    async def _flush_with_retries(self, attempts: int = 3) -> None:
-        """The last write of a run: retried, since a busy or briefly unreachable store recovers."""
-        for attempt in range(attempts):
-            try:
-                await self._recorder.flush()
-                return
-            except FlowstoneError:
-                if attempt == attempts - 1:
-                    raise
-                await anyio.sleep(0.2 * 2**attempt)
 
     def _finish_run_quietly(self, status: RunStatus) -> None:
         try:
@@ -204,11 +191,15 @@ class Runner:
     async def _work(self, task_group: TaskGroup, first: PlanItem) -> None:
         """Run ``first``, then keep taking ready items: a chain needs no new task per item."""
         item: PlanItem | None = first
-        while item is not None:
-            for key in await self._execute(item):
-                self._queue(self._unblock(key))
-            item = self._ready.popleft() if self._ready else None
-            self._start_workers(task_group)
+        try:
+            while item is not None:
+                for key in await self._execute(item):
+                    self._queue(self._unblock(key))
+                item = self._ready.popleft() if self._ready else None
+                self._start_workers(task_group)
+        except anyio.get_cancelled_exc_class():
+            self._materializer.cancel()  # at once: abandoned threads must not save or go on
+            raise
         self._active -= 1
 
     def _unblock(self, key: ItemKey) -> list[ItemKey]:
@@ -232,7 +223,7 @@ class Runner:
         definition = self._plan.asset(item.asset_key)
         started_at = _now()
         self._running[item.key] = started_at
-        self._emit(RunEvent("started", item, len(self._items)))
+        self._announce(item)
         policy = definition.retry_policy
         error: str | None = None
         for attempt in range(policy.max_retries + 1):
@@ -273,14 +264,21 @@ class Runner:
         return [ChainStep(attempt, _now(), outcome)]
 
     def _compute_chain(self, first: Attempt) -> list[ChainStep]:
-        """In a worker thread: run ``first``, then its successors while they succeed."""
+        """In a worker thread: run ``first``, then its successors while they succeed.
+
+        A chain hands back to the event loop after ``CHAIN_BUDGET_SECONDS`` so that records and
+        progress of quick items are never held back for long.
+        """
         outcome = self._materializer.compute(first)
         steps = [ChainStep(first, _now(), outcome)]
+        deadline = time.monotonic() + CHAIN_BUDGET_SECONDS
         follower = self._successors.get(first.item.key)
-        while follower is not None and not self._materializer.cancelled:
+        while follower is not None and time.monotonic() < deadline:
+            started_at = self._materializer.start_follower(follower.key)
+            if started_at is None:
+                break
             definition = self._plan.asset(follower.asset_key)
-            attempt = Attempt(follower, definition, self._context(follower, 0), _now())
-            self._running[follower.key] = attempt.started_at
+            attempt = Attempt(follower, definition, self._context(follower, 0), started_at)
             try:
                 outcome = self._materializer.compute(attempt)
             except Exception as exc:  # the follower's own error, recorded like any other
@@ -295,8 +293,7 @@ class Runner:
             item = step.attempt.item
             self._materializer.forget(item.key)
             self._running.pop(item.key, None)
-            if index:
-                self._emit(RunEvent("started", item, len(self._items)))
+            self._announce(item)
             self._finish(
                 item,
                 Status.SUCCESS if step.outcome is not None else Status.FAILED,
@@ -336,7 +333,7 @@ class Runner:
             metadata=metadata,
             stored=stored,
             error=error,
-            inputs=self._lineage(item) if started_at is not None else (),
+            inputs=lineage_edges(item, self._records) if started_at is not None else (),
         )
         if status is Status.SUCCESS:
             self._records[item.key] = record
@@ -355,21 +352,11 @@ class Runner:
         self._results[item.key] = result
         self._emit(RunEvent("finished", item, len(self._items), result))
 
-    def _lineage(self, item: PlanItem) -> tuple[LineageEdge, ...]:
-        """One edge per upstream materialization read (an input bound twice is read once)."""
-        edges: dict[str, LineageEdge] = {}
-        for spec in item.inputs:
-            for up in spec.upstream:
-                record = self._records.get(up)
-                if record is None or record.materialization_id in edges:
-                    continue
-                edges[record.materialization_id] = LineageEdge(
-                    upstream_materialization_id=record.materialization_id,
-                    upstream_asset_key=up[0],
-                    upstream_partition_key=up[1],
-                    upstream_data_version=record.data_version,
-                )
-        return tuple(edges.values())
+    def _announce(self, item: PlanItem) -> None:
+        """Emit the item's "started" event, once."""
+        if item.key not in self._announced:
+            self._announced.add(item.key)
+            self._emit(RunEvent("started", item, len(self._items)))
 
     def _emit(self, event: RunEvent) -> None:
         if self._on_event is not None:

@@ -9,12 +9,18 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
+import weakref
 from collections.abc import Callable
+from types import CodeType
 from typing import Any
 
 from flowstone.versioning.hashing import hash_struct
 
 _DOCSTRING_OWNERS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)
+
+
+_VERSIONS: weakref.WeakKeyDictionary[CodeType, str] = weakref.WeakKeyDictionary()
+"""Versions already computed, by code object: many assets (and every run) share one source."""
 
 
 def compute_code_version(fn: Callable[..., Any], given: str | None = None) -> str:
@@ -26,10 +32,19 @@ def compute_code_version(fn: Callable[..., Any], given: str | None = None) -> st
     """
     if given is not None:
         return given
+    code = getattr(fn, "__code__", None)
+    if code is not None and (known := _VERSIONS.get(code)) is not None:
+        return known
+    version = _hash_source(fn, code)
+    if code is not None:
+        _VERSIONS[code] = version
+    return version
+
+
+def _hash_source(fn: Callable[..., Any], code: CodeType | None) -> str:
     try:
         source = textwrap.dedent(inspect.getsource(fn))
     except (OSError, TypeError):
-        code = getattr(fn, "__code__", None)
         body = code.co_code.hex() if code is not None else repr(fn)
         return hash_struct(["CodeVersion", "bytecode", body])[:16]
     return hash_struct(["CodeVersion", "ast", _normalised_ast(source)])[:16]

@@ -17,6 +17,7 @@ from flowstone import (
     IOContext,
     MaterializationStatus,
     Registry,
+    RetryPolicy,
     RunResult,
     RunStatus,
     StorageError,
@@ -24,6 +25,7 @@ from flowstone import (
     materialize,
     materialize_async,
 )
+from flowstone.execution import runner as runner_module
 from flowstone.storage import MaterializationRecord
 from flowstone.storage.sql import SqlMetadataStore
 from io_managers.memory import InMemoryIOManager
@@ -247,13 +249,19 @@ async def test_cancel_inside_a_chain_records_what_was_stored_and_saves_nothing_a
 ) -> None:
     computing = threading.Event()
     manager = InMemoryIOManager()
+    head_calls: list[int] = []
+    middle_started: list[float] = []
 
-    @asset
+    @asset(retries=RetryPolicy(max_retries=1, delay=0))
     def head() -> int:
+        head_calls.append(1)
+        if len(head_calls) == 1:
+            raise ConnectionError("first try fails")
         return 1
 
     @asset(depends_on=[head])
     def middle(head: int) -> int:
+        middle_started.append(time.time())
         computing.set()
         time.sleep(0.5)
         return head + 1
@@ -273,14 +281,101 @@ async def test_cancel_inside_a_chain_records_what_was_stored_and_saves_nothing_a
         group.cancel_scope.cancel()
 
     [run_record] = store.list_runs()
-    statuses = {
-        r.asset_key.name: r.status for r in store.get_run_materializations(run_record.run_id)
-    }
-    assert statuses == {
+    records = {r.asset_key.name: r for r in store.get_run_materializations(run_record.run_id)}
+    assert {name: r.status for name, r in records.items()} == {
         "head": MaterializationStatus.SUCCESS,
         "middle": MaterializationStatus.CANCELLED,
     }
+    head_record = records["head"]
+    assert head_record.metadata == {"attempts": 2}
+    assert head_record.finished_at is not None
+    assert head_record.finished_at.timestamp() <= middle_started[0]
     time.sleep(0.7)  # middle returns now, in its abandoned thread: nothing more may be stored
     assert manager.exists(IOContext(AssetKey.parse("head"), "__unpartitioned__"))
     assert not manager.exists(IOContext(AssetKey.parse("middle"), "__unpartitioned__"))
     assert not manager.exists(IOContext(AssetKey.parse("tail"), "__unpartitioned__"))
+
+
+class SlowStore(FlakyStore):
+    """Every batch write takes half a second (a busy server); ``writing`` tells when one starts."""
+
+    def __init__(self, inner: SqlMetadataStore) -> None:
+        super().__init__(inner, failures=0)
+        self.writing = threading.Event()
+
+    def add_materializations(
+        self, records: list[MaterializationRecord]
+    ) -> list[MaterializationRecord]:
+        self.writing.set()
+        time.sleep(0.5)
+        return super().add_materializations(records)
+
+
+@pytest.mark.anyio
+async def test_nothing_starts_after_a_cancel_even_while_the_store_is_slow(
+    registry: Registry, store: SqlMetadataStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner_module, "CHAIN_BUDGET_SECONDS", 60.0)  # one long chain
+    starts: list[float] = []
+    previous = None
+    for index in range(2000):
+        depends = {} if previous is None else {"upstream": previous}
+
+        def step(upstream: int = 0) -> int:
+            starts.append(time.monotonic())
+            time.sleep(0.0005)
+            return upstream + 1
+
+        previous = asset(key=f"step_{index}", depends_on=depends)(step)
+    for index in range(20):  # quick independent items: their records make a flush due at ~1 s
+        asset(key=f"quick_{index}")(lambda: 0)
+    events: list[tuple[str, str]] = []
+    slow_store = SlowStore(store)
+
+    async def run() -> None:
+        await materialize_async(
+            definitions=registry, store=slow_store, project_dir=tmp_path,  # type: ignore[arg-type]
+            io_managers={"fs": InMemoryIOManager()},
+            on_event=lambda event: events.append((event.kind, event.item.asset_key.name)),
+        )  # fmt: skip
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(run)
+        await anyio.to_thread.run_sync(slow_store.writing.wait, 30)
+        await anyio.sleep(0.2)  # the periodic flush is still writing; the chain is running
+        cancelled_at = time.monotonic()
+        group.cancel_scope.cancel()
+
+    late = [start for start in starts if start > cancelled_at + 0.05]
+    assert late == [], f"{len(late)} functions started after the cancel"
+    [run_record] = store.list_runs()
+    records = store.get_run_materializations(run_record.run_id)
+    assert run_record.status is RunStatus.CANCELLED
+    assert len(records) == len({r.asset_key for r in records})
+    assert any(r.status is MaterializationStatus.SUCCESS for r in records)
+    started = [name for kind, name in events if kind == "started"]
+    finished = [name for kind, name in events if kind == "finished"]
+    assert len(started) == len(set(started))
+    assert len(finished) == len(set(finished))
+    assert set(finished) <= set(started)
+
+
+def test_a_failed_periodic_write_mid_run_is_retried(
+    registry: Registry, store: SqlMetadataStore, tmp_path: Path
+) -> None:
+    with registry:
+
+        @asset
+        def quick() -> int:
+            return 1
+
+        @asset
+        def long_running() -> int:
+            time.sleep(1.6)  # the first batch (with `quick`) is written while this runs
+            return 2
+
+    flaky = FlakyStore(store, failures=1)
+    result = materialize(definitions=registry, store=flaky, project_dir=tmp_path)  # type: ignore[arg-type]
+    assert result.success
+    assert flaky.failures == 0
+    assert len(store.get_run_materializations(result.run_id)) == 2
