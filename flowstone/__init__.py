@@ -21,6 +21,7 @@ from flowstone.definitions import (
     asset,
 )
 from flowstone.errors import (
+    BackfillError,
     ConfigError,
     CycleError,
     DefinitionError,
@@ -32,31 +33,71 @@ from flowstone.errors import (
     SelectionError,
     StorageError,
 )
-from flowstone.execution import ItemResult, RunResult, materialize, materialize_async
+from flowstone.execution import (
+    ALL_PARTITIONS,
+    BackfillResult,
+    ItemResult,
+    PartitionRange,
+    RunResult,
+    backfill,
+    materialize,
+    materialize_async,
+    resume_backfill,
+)
 from flowstone.graph import AssetGraph
 from flowstone.io import IOContext, IOManager
 from flowstone.keys import UNPARTITIONED, AssetKey
-from flowstone.partitions import PartitionsDefinition, StaticPartitions
-from flowstone.storage import MaterializationStatus, RunStatus
+from flowstone.partitions import (
+    AllPartitions,
+    DailyPartitions,
+    DynamicPartitions,
+    HourlyPartitions,
+    Identity,
+    LastPartition,
+    MonthlyPartitions,
+    MultiMapping,
+    MultiPartitions,
+    PartitionsDefinition,
+    StaticMapping,
+    StaticPartitions,
+    TimeWindow,
+    TimeWindowMapping,
+    WeeklyPartitions,
+)
+from flowstone.storage import BackfillStatus, MaterializationStatus, RunStatus
 
 __all__ = [
+    "ALL_PARTITIONS",
     "UNPARTITIONED",
+    "AllPartitions",
     "AssetContext",
     "AssetDef",
     "AssetGraph",
     "AssetKey",
+    "BackfillError",
+    "BackfillResult",
+    "BackfillStatus",
     "ConfigError",
     "CycleError",
+    "DailyPartitions",
     "DefinitionError",
     "Definitions",
+    "DynamicPartitions",
     "FlowstoneError",
+    "HourlyPartitions",
     "IOContext",
     "IOManager",
     "IOManagerError",
+    "Identity",
     "ItemResult",
+    "LastPartition",
     "MaterializationStatus",
     "MissingOutputError",
+    "MonthlyPartitions",
+    "MultiMapping",
+    "MultiPartitions",
     "PartitionError",
+    "PartitionRange",
     "PartitionsDefinition",
     "Registry",
     "RetryPolicy",
@@ -64,9 +105,15 @@ __all__ = [
     "RunResult",
     "RunStatus",
     "SelectionError",
+    "StaticMapping",
     "StaticPartitions",
     "StorageError",
+    "TimeWindow",
+    "TimeWindowMapping",
+    "WeeklyPartitions",
     "asset",
+    "backfill",
     "materialize",
     "materialize_async",
+    "resume_backfill",
 ]

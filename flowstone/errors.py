@@ -8,6 +8,7 @@
     ├── SelectionError       an asset selection that names nothing or cannot be parsed
     ├── ConfigError          settings that do not validate, with file and field
     ├── PartitionError       unknown or malformed partition key
+    ├── BackfillError        an unknown backfill, or one that can no longer be resumed
     ├── IOManagerError       .asset_key, .partition_key; __cause__ is the plugin's own error
     │   └── MissingOutputError
     ├── StorageError         lineage/metadata store
@@ -49,6 +50,10 @@ class ConfigError(FlowstoneError):
 
 class PartitionError(FlowstoneError):
     """A partition key is unknown or malformed."""
+
+
+class BackfillError(FlowstoneError):
+    """A backfill that does not exist, or whose assets are no longer defined."""
 
 
 class IOManagerError(FlowstoneError):

@@ -1,8 +1,8 @@
 """The ``flowstone`` command: the only code in flowstone that prints or exits.
 
-Exit codes: 0 when everything selected succeeded, 1 when an asset failed or was skipped or the
-metadata store failed, 2 for bad usage or bad definitions (a one-paragraph error, never a
-traceback), 130 when interrupted.
+Exit codes (``flowstone.cli.failure``): 0 when everything selected succeeded, 1 when an asset
+failed or was skipped or the metadata store failed, 2 for bad usage or bad definitions (a
+one-paragraph error, never a traceback), 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -11,28 +11,24 @@ from typing import Any
 
 import click
 
+from flowstone.cli.backfill import backfill
+from flowstone.cli.failure import FlowstoneFailure, FlowstoneUsageError
 from flowstone.cli.history import history
 from flowstone.cli.listing import list_assets
 from flowstone.cli.materialize import materialize
 from flowstone.cli.output import show_logs
-from flowstone.errors import FlowstoneError
-
-EXIT_USAGE = 2
-
-
-class FlowstoneUsageError(click.ClickException):
-    """A flowstone error shown as one paragraph with exit code 2."""
-
-    exit_code = EXIT_USAGE
-
-    def format_message(self) -> str:
-        return self.message
+from flowstone.cli.partitions import partitions
+from flowstone.errors import FlowstoneError, StorageError
 
 
 class _Group(click.Group):
+    """Turns flowstone errors from any command into one paragraph and the right exit code."""
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except StorageError as exc:
+            raise FlowstoneFailure(f"{type(exc).__name__}: {exc}") from exc
         except FlowstoneError as exc:
             raise FlowstoneUsageError(f"{type(exc).__name__}: {exc}") from exc
 
@@ -54,6 +50,8 @@ def cli(log_level: str) -> None:
 cli.add_command(materialize)
 cli.add_command(list_assets)
 cli.add_command(history)
+cli.add_command(backfill)
+cli.add_command(partitions)
 
 
 def main() -> None:

@@ -1,15 +1,33 @@
-"""Consoles for command output: rich tables on stdout, progress and errors on stderr."""
+"""Consoles for command output (rich tables on stdout, progress and errors on stderr) and the
+pieces of result display that several commands share, so a status looks the same everywhere."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
+from rich.table import Table
+
+from flowstone.execution import RunResult
+from flowstone.keys import UNPARTITIONED, AssetKey, PartitionKey
+from flowstone.storage import MaterializationStatus
 
 PIPE_WIDTH = 160
 """Width of tables written to a pipe or file, where no terminal width limits them."""
+
+STATUS_STYLE = {
+    MaterializationStatus.SUCCESS: "green",
+    MaterializationStatus.FAILED: "red",
+    MaterializationStatus.BLOCKED: "dark_orange",
+    MaterializationStatus.SKIPPED: "yellow",
+    MaterializationStatus.CANCELLED: "magenta",
+}
+
+ProblemRow = tuple[str, MaterializationStatus, str]
+"""An item that did not succeed: its label, status and one-line reason."""
 
 
 def stdout_console() -> Console:
@@ -30,6 +48,49 @@ def describe(error: str | None, metadata: Mapping[str, object]) -> str:
     if error:
         return error.strip().splitlines()[-1]
     return " ".join(f"{key}={value}" for key, value in metadata.items())
+
+
+def styled(status: MaterializationStatus) -> str:
+    """The status as rich markup in its colour."""
+    return f"[{STATUS_STYLE[status]}]{status.value}[/]"
+
+
+def item_label(asset_key: AssetKey, partition_key: PartitionKey) -> str:
+    """``asset`` or ``asset[partition]``, as a run shows its items."""
+    if partition_key == UNPARTITIONED:
+        return str(asset_key)
+    return f"{asset_key}[{partition_key}]"
+
+
+def problems_table(title: str, rows: Iterable[ProblemRow], *, limit: int) -> Table:
+    """The items that did not succeed, with their reasons; at most ``limit`` rows."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("item", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("detail", overflow="fold")
+    for label, status, detail in list(rows)[:limit]:
+        table.add_row(escape(label), styled(status), escape(detail))
+    return table
+
+
+def run_as_dict(result: RunResult) -> dict[str, object]:
+    """A run and its items as JSON-ready data."""
+    return {
+        "run_id": result.run_id,
+        "status": result.status.value,
+        "items": [
+            {
+                "asset": str(item.asset_key),
+                "partition": item.partition_key,
+                "status": item.status.value,
+                "materialization_id": item.materialization_id,
+                "duration": item.duration,
+                "attempts": item.attempts,
+                "error": item.error,
+            }
+            for item in result.items
+        ],
+    }
 
 
 def show_logs(level: str) -> None:

@@ -20,6 +20,7 @@ from flowstone.errors import DefinitionError
 from flowstone.io import IOManager
 from flowstone.keys import AssetKey
 from flowstone.partitions import PartitionsDefinition
+from flowstone.partitions.mapping import PartitionMapping
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -27,7 +28,7 @@ R = TypeVar("R")
 CONTEXT_PARAMETER = "context"
 DEFAULT_IO_MANAGER = "fs"
 
-DependencyTarget: TypeAlias = "AssetDef[Any, Any] | AssetKey | str"
+DependencyTarget: TypeAlias = "AssetDef[Any, Any] | AssetKey | str | PartitionMapping"
 DependsOn: TypeAlias = "Sequence[DependencyTarget] | Mapping[str, DependencyTarget] | None"
 
 
@@ -44,10 +45,20 @@ class SourceLocation:
 
 @dataclass(frozen=True, slots=True)
 class Dependency:
-    """One upstream asset, bound to the function parameter ``parameter``."""
+    """One upstream asset, bound to the function parameter ``parameter``.
+
+    ``mapping`` says which upstream partitions each partition reads; ``None`` means the default
+    for the two partitions definitions (identity, grain change, or all partitions for fan-in).
+    """
 
     parameter: str
     asset_key: AssetKey
+    mapping: PartitionMapping | None = None
+
+    @property
+    def allow_missing(self) -> bool:
+        """Whether the asset runs with the upstream partitions that exist instead of blocking."""
+        return self.mapping is not None and self.mapping.allow_missing
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -233,7 +244,7 @@ def _parse_dependencies(where: str, depends_on: DependsOn) -> tuple[Dependency, 
         )
     else:
         pairs = [(_key_of(where, target).name, target) for target in depends_on]
-    dependencies = tuple(Dependency(name, _key_of(where, target)) for name, target in pairs)
+    dependencies = tuple(_dependency_of(where, name, target) for name, target in pairs)
     seen: set[str] = set()
     for dependency in dependencies:
         if dependency.parameter in seen:
@@ -245,7 +256,20 @@ def _parse_dependencies(where: str, depends_on: DependsOn) -> tuple[Dependency, 
     return dependencies
 
 
+def _dependency_of(where: str, parameter: str, target: object) -> Dependency:
+    if isinstance(target, PartitionMapping):
+        if target.target is None:
+            raise DefinitionError(
+                f"{where}: the partition mapping {target!r} names no upstream asset. Pass the "
+                f"asset first, e.g. TimeWindowMapping(clean_orders, start_offset=-6)."
+            )
+        return Dependency(parameter, _key_of(where, target.target), target)
+    return Dependency(parameter, _key_of(where, target))
+
+
 def _key_of(where: str, target: object) -> AssetKey:
+    if isinstance(target, PartitionMapping):
+        return _dependency_of(where, "", target).asset_key
     if isinstance(target, AssetDef):
         return target.key
     if isinstance(target, (str, AssetKey)):

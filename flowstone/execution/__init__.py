@@ -1,19 +1,37 @@
-"""Execution: plans, the anyio runner and the ``materialize`` entry points."""
+"""Execution: plans, the anyio runner, backfills and the ``materialize`` entry points."""
 
 from flowstone.execution.api import materialize, materialize_async
+from flowstone.execution.backfill import (
+    BackfillPolicy,
+    BackfillResult,
+    backfill,
+    backfill_async,
+    resume_backfill,
+    resume_backfill_async,
+)
+from flowstone.execution.partition_request import ALL_PARTITIONS, PartitionRange, PartitionRequest
 from flowstone.execution.plan import InputSpec, Plan, PlanItem, build_plan
 from flowstone.execution.result import ItemResult, RunEvent, RunResult
 from flowstone.execution.runner import Runner
 
 __all__ = [
+    "ALL_PARTITIONS",
+    "BackfillPolicy",
+    "BackfillResult",
     "InputSpec",
     "ItemResult",
+    "PartitionRange",
+    "PartitionRequest",
     "Plan",
     "PlanItem",
     "RunEvent",
     "RunResult",
     "Runner",
+    "backfill",
+    "backfill_async",
     "build_plan",
     "materialize",
     "materialize_async",
+    "resume_backfill",
+    "resume_backfill_async",
 ]

@@ -18,13 +18,13 @@ from pydantic import ValidationError
 from flowstone.config import Settings, load_settings
 from flowstone.definitions import AssetDef, Definitions, Registry, get_active_registry
 from flowstone.errors import ConfigError
+from flowstone.execution.partition_request import PartitionRequest
 from flowstone.execution.plan import Plan, build_plan
 from flowstone.execution.resources import IOManagerSet
 from flowstone.execution.result import RunEvent, RunResult
 from flowstone.execution.runner import Runner
 from flowstone.graph import AssetGraph, select
 from flowstone.io import IOManager
-from flowstone.keys import PartitionKey
 from flowstone.storage import MetadataStore
 from flowstone.storage.sql import SqlMetadataStore
 
@@ -75,10 +75,10 @@ def plan_run(
     selection: Selection,
     store: MetadataStore,
     *,
-    partitions: Sequence[PartitionKey] | None = None,
+    partitions: PartitionRequest = None,
 ) -> Plan:
     """The plan for ``selection`` (every asset when ``None``)."""
-    return build_plan(graph, select(graph, selection), store, partitions=partitions)
+    return build_plan(graph, select(graph, selection), store, request=partitions)
 
 
 async def materialize_async(
@@ -87,7 +87,7 @@ async def materialize_async(
     definitions: Registry | Definitions | Sequence[AssetDef[Any, Any]] | None = None,
     store: str | MetadataStore | None = None,
     io_managers: Mapping[str, IOManager] | None = None,
-    partitions: Sequence[PartitionKey] | None = None,
+    partitions: PartitionRequest = None,
     concurrency: int | None = None,
     project_dir: Path | None = None,
     on_event: Callable[[RunEvent], None] | None = None,
@@ -111,7 +111,7 @@ def materialize(
     definitions: Registry | Definitions | Sequence[AssetDef[Any, Any]] | None = None,
     store: str | MetadataStore | None = None,
     io_managers: Mapping[str, IOManager] | None = None,
-    partitions: Sequence[PartitionKey] | None = None,
+    partitions: PartitionRequest = None,
     concurrency: int | None = None,
     project_dir: Path | None = None,
     on_event: Callable[[RunEvent], None] | None = None,
@@ -124,7 +124,8 @@ def materialize(
         definitions: a ``Registry`` or list of assets; the active registry by default.
         store: a metadata store URL or instance; ``.flowstone/flowstone.db`` by default.
         io_managers: I/O manager instances by name, overriding the installed ones.
-        partitions: only these partitions of partitioned assets.
+        partitions: which partitions of partitioned assets: keys, ``PartitionRange(first,
+            last)`` or ``"all"``; required when a selected asset is partitioned.
         concurrency: items run at once (default from settings, 8).
         on_event: called on every item start and finish (progress displays).
 

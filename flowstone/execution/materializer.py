@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from flowstone.definitions import AssetContext, AssetDef
+from flowstone.definitions import AssetContext, AssetDef, PartitionChange
 from flowstone.errors import FlowstoneError, IOManagerError
 from flowstone.execution.plan import ItemKey, Plan, PlanItem
 from flowstone.execution.resources import IOManagerSet
 from flowstone.io import IOContext
+from flowstone.storage import MaterializationRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,7 @@ class Outcome:
 
     stored: dict[str, Any]
     metadata: dict[str, Any]
+    partition_changes: tuple[PartitionChange, ...] = ()
 
 
 @dataclass(slots=True)
@@ -90,13 +92,17 @@ class Materializer:
             kwargs[attempt.definition.context_parameter] = attempt.context
         for spec in attempt.item.inputs:
             values = {up[1]: self._load(up) for up in spec.upstream}
-            kwargs[spec.parameter] = values if spec.fan_in else next(iter(values.values()))
+            kwargs[spec.parameter] = values if spec.many else next(iter(values.values()), None)
         return kwargs
 
     def _load(self, key: ItemKey) -> Any:
         definition = self._plan.asset(key[0])
         ctx = _io_context(definition, key, self._stored[key])
         return _call_manager("load", self._managers.for_asset(definition).load, ctx)
+
+    def add_external(self, records: Mapping[ItemKey, MaterializationRecord]) -> None:
+        """Make stored inputs found while the run goes on loadable."""
+        self._stored.update({key: record.stored for key, record in records.items()})
 
     def save(self, attempt: Attempt, value: Any) -> Outcome:
         """Store ``value`` unless the run was cancelled; report the save even if it was."""
@@ -111,7 +117,9 @@ class Materializer:
             manager = self._managers.for_asset(attempt.definition)
             saved = _call_manager("save", manager.save, ctx, value)
             outcome = Outcome(
-                _checked_save_result(ctx, saved), _json_safe(attempt.context.metadata)
+                _checked_save_result(ctx, saved),
+                _json_safe(attempt.context.metadata),
+                tuple(attempt.context.partition_changes),
             )
             progress.finished_at = datetime.now(UTC)
             progress.outcome = outcome

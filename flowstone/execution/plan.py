@@ -1,20 +1,25 @@
 """The plan of a run: which (asset, partition) items run, what each reads, and why.
 
-This is the one place where the graph, the store and versions meet. Building a plan reads the
-store (the last successes of inputs outside the selection) but runs nothing.
+This is the one place where the graph, the store and partitions meet. Building a plan reads the
+store (dynamic partition keys, the last successes of inputs outside the plan) but runs nothing.
+Assets whose partitions come from a dynamic definition that an upstream asset in the same run may
+extend are deferred: the runner plans them once every upstream asset of theirs has finished.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-from flowstone.definitions import AssetDef, Dependency
-from flowstone.errors import DefinitionError
+from flowstone.definitions import AssetDef
 from flowstone.graph import AssetGraph
 from flowstone.keys import UNPARTITIONED, AssetKey, PartitionKey
+from flowstone.partitions import PartitionState, iter_dynamic_names
 from flowstone.storage import LineageEdge, MaterializationRecord, MetadataStore
+
+from .partition_request import PartitionRequest, resolve_partition_keys
 
 ItemKey: TypeAlias = tuple[AssetKey, PartitionKey]
 
@@ -23,12 +28,13 @@ ItemKey: TypeAlias = tuple[AssetKey, PartitionKey]
 class InputSpec:
     """One parameter of an asset function and the upstream items it receives.
 
-    ``fan_in`` inputs receive ``dict[partition_key, value]``; the others receive the value.
+    ``many`` inputs receive ``dict[partition_key, value]`` in partition order; the others
+    receive the value (``None`` when an optional input does not exist).
     """
 
     parameter: str
     upstream: tuple[ItemKey, ...]
-    fan_in: bool = False
+    many: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +57,18 @@ class PlanItem:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """Items in a dependency-respecting order, and the stored inputs read from outside it."""
+    """Items in a dependency-respecting order, and the stored inputs read from outside it.
+
+    ``deferred`` assets get their items from ``expand`` while the run goes on; ``request`` and
+    ``state`` are what their partitions are resolved with.
+    """
 
     graph: AssetGraph
     items: tuple[PlanItem, ...]
     external: Mapping[ItemKey, MaterializationRecord] = field(default_factory=dict)
+    state: PartitionState = field(default_factory=PartitionState)
+    deferred: tuple[AssetKey, ...] = ()
+    request: PartitionRequest = None
 
     def asset(self, key: AssetKey) -> AssetDef[Any, Any]:
         return self.graph.get(key)
@@ -63,55 +76,22 @@ class Plan:
     @property
     def assets_read_or_written(self) -> set[AssetKey]:
         """Every asset the run stores or loads: the selection and its direct inputs."""
-        read = {up[0] for item in self.items for spec in item.inputs for up in spec.upstream}
-        return read | set(self.selection)
+        direct = {
+            dependency.asset_key
+            for key in self.selection
+            for dependency in self.graph.get(key).dependencies
+        }
+        return direct | set(self.selection)
 
     @property
     def selection(self) -> list[AssetKey]:
-        """The selected assets, in order, each once."""
-        return list(dict.fromkeys(item.asset_key for item in self.items))
+        """The selected assets, in order, each once (deferred ones included)."""
+        planned = dict.fromkeys(item.asset_key for item in self.items)
+        return self.graph.topological_order([*planned, *self.deferred])
 
-
-def iter_partition_keys(
-    definition: AssetDef[Any, Any], only: Sequence[PartitionKey] | None = None
-) -> list[PartitionKey]:
-    """The partitions of ``definition`` to run: all, or the validated ones in ``only``."""
-    if definition.partitions is None:
-        return [UNPARTITIONED]
-    if only is None:
-        return list(definition.partitions.get_partition_keys())
-    return [definition.partitions.validate_key(key) for key in only]
-
-
-def resolve_inputs(
-    graph: AssetGraph, definition: AssetDef[Any, Any], partition_key: PartitionKey
-) -> tuple[InputSpec, ...]:
-    """The upstream items each dependency of ``definition[partition_key]`` reads."""
-    return tuple(
-        _resolve_dependency(graph, definition, dependency, partition_key)
-        for dependency in definition.dependencies
-    )
-
-
-def _resolve_dependency(
-    graph: AssetGraph,
-    definition: AssetDef[Any, Any],
-    dependency: Dependency,
-    partition_key: PartitionKey,
-) -> InputSpec:
-    upstream = graph.get(dependency.asset_key)
-    name = dependency.parameter
-    if upstream.partitions is None:
-        return InputSpec(name, ((upstream.key, UNPARTITIONED),))
-    if definition.partitions is None:
-        keys = upstream.partitions.get_partition_keys()
-        return InputSpec(name, tuple((upstream.key, key) for key in keys), fan_in=True)
-    if upstream.partitions == definition.partitions:
-        return InputSpec(name, ((upstream.key, partition_key),))
-    raise DefinitionError(
-        f"Asset {definition.label} is partitioned differently from its upstream "
-        f"{upstream.label}. Give both the same partitions definition."
-    )
+    def dynamic_names(self) -> frozenset[str]:
+        """The dynamic partitions definitions the selection and its inputs use."""
+        return _dynamic_names(self.graph, self.assets_read_or_written)
 
 
 def build_plan(
@@ -119,54 +99,179 @@ def build_plan(
     selection: Iterable[AssetKey],
     store: MetadataStore,
     *,
-    partitions: Sequence[PartitionKey] | None = None,
+    request: PartitionRequest = None,
+    only: Sequence[ItemKey] | None = None,
+    now: datetime | None = None,
+    defer_dynamic: bool = True,
 ) -> Plan:
-    """Plan every partition of the selected assets (or only ``partitions`` of partitioned ones).
+    """Plan the requested partitions of the selected assets, or exactly the ``only`` items.
 
     Inputs outside the plan are read from their last successful materialization; an item whose
-    such input was never materialized is planned as blocked, with the reason.
+    such input was never materialized, or whose mapping asks for partitions that cannot exist,
+    is planned as blocked, with the reason, unless the dependency allows missing partitions.
+
+    Raises:
+        PartitionError: the request does not fit the selected assets' partitions.
     """
-    items: list[PlanItem] = []
-    for asset_key in graph.topological_order(list(selection)):
-        definition = graph.get(asset_key)
-        for partition_key in iter_partition_keys(definition, partitions):
-            inputs = resolve_inputs(graph, definition, partition_key)
-            items.append(PlanItem((asset_key, partition_key), inputs, reason="selected"))
-    planned = {item.key for item in items}
-    outside = {up for item in items for spec in item.inputs for up in spec.upstream} - planned
-    latest = store.get_latest(sorted(outside)) if outside else {}
-    external = {
-        key: state.last_success for key, state in latest.items() if state.last_success is not None
-    }
-    return Plan(graph, tuple(_mark_blocked(item, planned, external) for item in items), external)
-
-
-def _mark_blocked(
-    item: PlanItem, planned: set[ItemKey], external: Mapping[ItemKey, MaterializationRecord]
-) -> PlanItem:
-    missing = [
-        up
-        for spec in item.inputs
-        for up in spec.upstream
-        if up not in planned and up not in external
+    selected = graph.topological_order(list(selection))
+    deferred = _deferred_assets(graph, selected) if defer_dynamic and only is None else []
+    state = read_partition_state(graph, selected, store, now)
+    planned_assets = [key for key in selected if key not in deferred]
+    if deferred and request is None:
+        resolve_partition_keys(graph, deferred, request, state)  # raises: keys are needed
+    if only is None:
+        keys = resolve_partition_keys(graph, planned_assets, request, state)
+    else:
+        keys = {asset: [] for asset in planned_assets}
+        for asset, partition in only:
+            keys[asset].append(partition)
+    items = [
+        item
+        for asset_key in planned_assets
+        for item in plan_asset_items(graph, asset_key, keys[asset_key], state)
     ]
-    if not missing:
+    return finish_plan(graph, items, store, state=state, deferred=tuple(deferred), request=request)
+
+
+def read_partition_state(
+    graph: AssetGraph, assets: Iterable[AssetKey], store: MetadataStore, now: datetime | None
+) -> PartitionState:
+    """The time and the dynamic partition keys the partitions of ``assets`` are read with."""
+    names = _dynamic_names(graph, _with_inputs(graph, assets))
+    dynamic = store.get_dynamic_partitions(sorted(names)) if names else {}
+    return PartitionState(now=now or datetime.now(UTC), dynamic=dynamic)
+
+
+def finish_plan(
+    graph: AssetGraph,
+    items: Sequence[PlanItem],
+    store: MetadataStore,
+    *,
+    state: PartitionState,
+    deferred: tuple[AssetKey, ...] = (),
+    request: PartitionRequest = None,
+) -> Plan:
+    """Look up the stored inputs from outside ``items`` and mark the items that cannot run."""
+    planned = {item.key for item in items}
+    external = read_external_inputs(items, planned, store)
+    checked = tuple(mark_blocked(graph, item, planned, external) for item in items)
+    return Plan(graph, checked, external, state, deferred, request)
+
+
+def read_external_inputs(
+    items: Iterable[PlanItem], planned: Collection[ItemKey], store: MetadataStore
+) -> dict[ItemKey, MaterializationRecord]:
+    """The last success of every input of ``items`` that is not itself planned."""
+    outside = {up for item in items for spec in item.inputs for up in spec.upstream} - set(planned)
+    latest = store.get_latest(sorted(outside)) if outside else {}
+    return {key: state.last_success for key, state in latest.items() if state.last_success}
+
+
+def plan_asset_items(
+    graph: AssetGraph,
+    asset_key: AssetKey,
+    partition_keys: Iterable[PartitionKey],
+    state: PartitionState,
+) -> list[PlanItem]:
+    """One item per partition of ``asset_key``, with the upstream partitions each reads."""
+    definition = graph.get(asset_key)
+    resolved = [
+        (dependency, graph.mapping(asset_key, dependency), graph.get(dependency.asset_key))
+        for dependency in definition.dependencies
+    ]
+    items = []
+    for partition_key in partition_keys:
+        inputs: list[InputSpec] = []
+        missing: list[str] = []
+        for dependency, mapping, upstream in resolved:
+            found = mapping.upstream_keys(
+                definition.partitions, partition_key, upstream.partitions, state
+            )
+            many = mapping.is_many(definition.partitions, upstream.partitions)
+            inputs.append(
+                InputSpec(dependency.parameter, tuple((upstream.key, k) for k in found.keys), many)
+            )
+            if found.missing and not mapping.allow_missing:
+                missing.append(_cannot_exist(upstream, found.missing))
+        blocked = "; ".join(missing) or None
+        items.append(PlanItem((asset_key, partition_key), tuple(inputs), "selected", blocked))
+    return items
+
+
+def mark_blocked(
+    graph: AssetGraph,
+    item: PlanItem,
+    planned: Collection[ItemKey],
+    external: Mapping[ItemKey, MaterializationRecord],
+) -> PlanItem:
+    """Block ``item`` if an input is neither planned nor stored (optional inputs are dropped)."""
+    if item.blocked is not None:
         return item
-    shown = ", ".join(_label(key) for key in missing[:3]) + (" ..." if len(missing) > 3 else "")
+    inputs: list[InputSpec] = []
+    absent: list[ItemKey] = []
+    dependencies = {dep.parameter: dep for dep in graph.get(item.asset_key).dependencies}
+    for spec in item.inputs:
+        present = tuple(up for up in spec.upstream if up in planned or up in external)
+        if len(present) == len(spec.upstream):
+            inputs.append(spec)
+            continue
+        if not graph.mapping(item.asset_key, dependencies[spec.parameter]).allow_missing:
+            absent.extend(up for up in spec.upstream if up not in present)
+        inputs.append(InputSpec(spec.parameter, present, spec.many))
+    if not absent:
+        return PlanItem(item.key, tuple(inputs), item.reason)
     return PlanItem(
         item.key,
         item.inputs,
         item.reason,
         blocked=(
-            f"input {shown} has never been materialized; "
+            f"input {_labels(absent)} has never been materialized; "
             f"add it to the selection (e.g. '+{item.asset_key}')"
         ),
     )
 
 
-def _label(key: ItemKey) -> str:
+def _cannot_exist(upstream: AssetDef[Any, Any], keys: Sequence[PartitionKey]) -> str:
+    shown = keys[0] if len(keys) == 1 else f"{keys[0]} .. {keys[-1]} ({len(keys)} partitions)"
+    described = upstream.partitions.describe() if upstream.partitions is not None else ""
+    return (
+        f"input {upstream.key}[{shown}] cannot exist ({described}); declare the dependency "
+        f"with allow_missing=True to run with the partitions that exist"
+    )
+
+
+def _labels(keys: Sequence[ItemKey]) -> str:
+    return ", ".join(item_label(key) for key in keys[:3]) + (" ..." if len(keys) > 3 else "")
+
+
+def item_label(key: ItemKey) -> str:
+    """``asset`` or ``asset[partition]``: how messages name an item."""
     asset_key, partition_key = key
     return str(asset_key) if partition_key == UNPARTITIONED else f"{asset_key}[{partition_key}]"
+
+
+def _with_inputs(graph: AssetGraph, assets: Iterable[AssetKey]) -> set[AssetKey]:
+    keys = set(assets)
+    return keys | {dep.asset_key for key in keys for dep in graph.get(key).dependencies}
+
+
+def _dynamic_names(graph: AssetGraph, assets: Iterable[AssetKey]) -> frozenset[str]:
+    names: set[str] = set()
+    for key in assets:
+        names |= iter_dynamic_names(graph.get(key).partitions)
+    return frozenset(names)
+
+
+def _deferred_assets(graph: AssetGraph, selected: Sequence[AssetKey]) -> list[AssetKey]:
+    """Selected assets whose partitions depend on dynamic keys an upstream asset may add."""
+    chosen = set(selected)
+    deferred: list[AssetKey] = []
+    for key in selected:
+        if not _dynamic_names(graph, _with_inputs(graph, [key])):
+            continue
+        if chosen.intersection(graph.upstream(key)):
+            deferred.append(key)
+    return deferred
 
 
 def lineage_edges(

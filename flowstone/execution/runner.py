@@ -24,6 +24,7 @@ from anyio.abc import TaskGroup
 from flowstone.definitions import AssetContext
 from flowstone.errors import FlowstoneError
 from flowstone.execution.chain import ChainStep, find_successors
+from flowstone.execution.deferral import DeferredAssets
 from flowstone.execution.materializer import Attempt, Materializer, Outcome
 from flowstone.execution.plan import ItemKey, Plan, PlanItem, lineage_edges
 from flowstone.execution.recorder import MaterializationRecorder
@@ -72,6 +73,8 @@ class Runner:
         self._ready: deque[PlanItem] = deque()
         self._recorder = MaterializationRecorder(store)
         self._items = {item.key: item for item in plan.items}
+        self._order: list[ItemKey] = list(self._items)
+        self._deferred = DeferredAssets(plan, store)
         self._results: dict[ItemKey, ItemResult] = {}
         self._records: dict[ItemKey, MaterializationRecord] = dict(plan.external)
         self._materializer = Materializer(plan, managers)
@@ -84,11 +87,7 @@ class Runner:
             for key in plan.selection
         }
         self._loggers = {key: logging.getLogger(f"flowstone.asset.{key}") for key in plan.selection}
-        for item in plan.items:
-            upstream = {up for spec in item.inputs for up in spec.upstream if up in self._items}
-            self._waiting[item.key] = len(upstream)
-            for up in upstream:
-                self._dependents[up].append(item.key)
+        self._add_items(plan.items)
         self._successors = find_successors(plan, self._dependents, dict(self._waiting))
 
     async def run(self) -> RunResult:
@@ -117,15 +116,37 @@ class Runner:
         finally:
             with anyio.CancelScope(shield=True):
                 await self._close(status)
-        return RunResult(
-            self.run_id, status, tuple(self._results[item.key] for item in self._plan.items)
-        )
+        return RunResult(self.run_id, status, tuple(self._results[key] for key in self._order))
+
+    def _add_items(self, items: tuple[PlanItem, ...] | list[PlanItem]) -> list[ItemKey]:
+        """Register items to run; return those whose inputs are all ready."""
+        ready = []
+        for item in items:
+            self._items[item.key] = item
+            upstream = {up for spec in item.inputs for up in spec.upstream if up in self._items}
+            upstream -= self._results.keys()
+            self._waiting[item.key] = len(upstream)
+            for up in upstream:
+                self._dependents[up].append(item.key)
+            if not upstream:
+                ready.append(item.key)
+        return ready
+
+    async def _expand_deferred(self) -> None:
+        """Plan deferred assets whose upstream assets have all finished, and queue their items."""
+        while (items := await self._deferred.expand_ready(self._items.keys())) is not None:
+            new = [item for item in items if item.key not in self._items]
+            self._order.extend(item.key for item in new)
+            self._materializer.add_external(self._deferred.external)
+            self._records.update(self._deferred.external)
+            self._queue(self._add_items(new))
 
     async def _run_items(self) -> None:
         async with anyio.create_task_group() as background:
             background.start_soon(self._recorder.flush_periodically)
             async with anyio.create_task_group() as workers:
                 self._queue([key for key, count in self._waiting.items() if count == 0])
+                await self._expand_deferred()
                 self._start_workers(workers)
             background.cancel_scope.cancel()
 
@@ -180,7 +201,8 @@ class Runner:
             if reason is None:
                 self._ready.append(item)
                 continue
-            self._finish(item, Status.SKIPPED, None, error=reason)
+            status = Status.BLOCKED if item.blocked else Status.SKIPPED
+            self._finish(item, status, None, error=reason)
             ready.extend(self._unblock(key))
 
     def _start_workers(self, task_group: TaskGroup) -> None:
@@ -195,6 +217,7 @@ class Runner:
             while item is not None:
                 for key in await self._execute(item):
                     self._queue(self._unblock(key))
+                await self._expand_deferred()
                 item = self._ready.popleft() if self._ready else None
                 self._start_workers(task_group)
         except anyio.get_cancelled_exc_class():
@@ -248,6 +271,7 @@ class Runner:
             run_id=self.run_id,
             attempt=attempt,
             log=self._loggers[item.asset_key],
+            partitions=self._plan.asset(item.asset_key).partitions,
         )
 
     async def _attempt(self, attempt: Attempt) -> list[ChainStep]:
@@ -337,6 +361,8 @@ class Runner:
         )
         if status is Status.SUCCESS:
             self._records[item.key] = record
+            if outcome is not None and outcome.partition_changes:
+                self._deferred.apply(outcome.partition_changes)
         self._recorder.add(record)
         result = ItemResult(
             asset_key=item.asset_key,
@@ -350,6 +376,7 @@ class Runner:
             metadata=metadata,
         )
         self._results[item.key] = result
+        self._deferred.finished(item.asset_key)
         self._emit(RunEvent("finished", item, len(self._items), result))
 
     def _announce(self, item: PlanItem) -> None:

@@ -16,7 +16,9 @@ import networkx as nx
 
 from flowstone.definitions import AssetDef, Dependency, Registry
 from flowstone.errors import CycleError, DefinitionError, SelectionError
+from flowstone.graph.mappings import resolve_mappings
 from flowstone.keys import AssetKey
+from flowstone.partitions.mapping import PartitionMapping
 
 KeyLike: TypeAlias = AssetKey | str
 """An asset key, or its text form such as ``"warehouse/orders"``."""
@@ -52,7 +54,7 @@ class AssetGraph:
         CycleError: the dependencies form a cycle.
     """
 
-    __slots__ = ("_definitions", "_graph", "_order", "_position")
+    __slots__ = ("_definitions", "_graph", "_mappings", "_order", "_position")
 
     def __init__(
         self,
@@ -74,6 +76,7 @@ class AssetGraph:
         self._graph = graph
         self._order: tuple[AssetKey, ...] = _sort_or_raise_cycle(graph, by_key)
         self._position: dict[AssetKey, int] = {key: i for i, key in enumerate(self._order)}
+        self._mappings = resolve_mappings(by_key)
 
     @classmethod
     def from_definitions(
@@ -131,6 +134,10 @@ class AssetGraph:
             {'raw', 'clean'}
         """
         return [self._definitions[key] for key in self._order]
+
+    def mapping(self, asset_key: AssetKey, dependency: Dependency) -> PartitionMapping:
+        """The partition mapping ``dependency`` of ``asset_key`` uses (explicit or default)."""
+        return self._mappings[asset_key, dependency.parameter]
 
     def topological_order(self, keys: Iterable[KeyLike] | None = None) -> list[AssetKey]:
         """``keys`` (default: all) in the graph's topological order, without duplicates.

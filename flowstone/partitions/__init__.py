@@ -1,5 +1,56 @@
-"""Partition definitions and keys (pure: no clock reads outside explicit arguments, no I/O)."""
+"""Partition definitions, keys, ranges and mappings (pure: no clock reads outside explicit
+arguments, no I/O)."""
 
-from flowstone.partitions.definition import PartitionsDefinition, StaticPartitions
+from flowstone.partitions.definition import (
+    PartitionsDefinition,
+    PartitionState,
+    StaticPartitions,
+    iter_dynamic_names,
+)
+from flowstone.partitions.dynamic import DynamicPartitions
+from flowstone.partitions.mapping import (
+    AllPartitions,
+    Identity,
+    LastPartition,
+    MappedKeys,
+    MultiMapping,
+    PartitionMapping,
+    StaticMapping,
+    TimeWindowMapping,
+    default_mapping,
+)
+from flowstone.partitions.multi import MultiPartitions
+from flowstone.partitions.time_window import (
+    DailyPartitions,
+    Grain,
+    HourlyPartitions,
+    MonthlyPartitions,
+    TimeWindow,
+    TimeWindowPartitions,
+    WeeklyPartitions,
+)
 
-__all__ = ["PartitionsDefinition", "StaticPartitions"]
+__all__ = [
+    "AllPartitions",
+    "DailyPartitions",
+    "DynamicPartitions",
+    "Grain",
+    "HourlyPartitions",
+    "Identity",
+    "LastPartition",
+    "MappedKeys",
+    "MonthlyPartitions",
+    "MultiMapping",
+    "MultiPartitions",
+    "PartitionMapping",
+    "PartitionState",
+    "PartitionsDefinition",
+    "StaticMapping",
+    "StaticPartitions",
+    "TimeWindow",
+    "TimeWindowMapping",
+    "TimeWindowPartitions",
+    "WeeklyPartitions",
+    "default_mapping",
+    "iter_dynamic_names",
+]

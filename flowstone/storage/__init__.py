@@ -1,7 +1,10 @@
-"""The metadata store: runs, materializations, lineage and ``latest`` rows."""
+"""The metadata store: runs, materializations, lineage, ``latest`` rows, dynamic partitions and
+backfills."""
 
 from flowstone.storage.protocol import MetadataStore
 from flowstone.storage.records import (
+    BackfillRecord,
+    BackfillStatus,
     LatestState,
     LineageEdge,
     MaterializationRecord,
@@ -12,6 +15,8 @@ from flowstone.storage.records import (
 from flowstone.storage.sql import SqlMetadataStore
 
 __all__ = [
+    "BackfillRecord",
+    "BackfillStatus",
     "LatestState",
     "LineageEdge",
     "MaterializationRecord",

@@ -1,4 +1,7 @@
-"""``MetadataStore``: the contract of the system of record for runs, materializations and lineage.
+"""``MetadataStore``: the contract of the system of record.
+
+It records runs, materializations and their lineage, the keys of dynamic partitions, and
+backfills.
 
 Only the driver process writes. Every method that touches many items takes them in bulk: the
 runner never makes one round trip per item.
@@ -12,8 +15,11 @@ from typing import Protocol, runtime_checkable
 
 from flowstone.keys import AssetKey, PartitionKey
 from flowstone.storage.records import (
+    BackfillRecord,
+    BackfillStatus,
     LatestState,
     MaterializationRecord,
+    MaterializationStatus,
     RunRecord,
     RunStatus,
 )
@@ -21,7 +27,7 @@ from flowstone.storage.records import (
 
 @runtime_checkable
 class MetadataStore(Protocol):
-    """Persists runs and materializations with lineage, and answers questions about them."""
+    """Persists runs, materializations with lineage, dynamic partitions and backfills."""
 
     def add_run(self, run: RunRecord) -> None:
         """Record a run that has started."""
@@ -63,6 +69,58 @@ class MetadataStore(Protocol):
 
     def get_run_materializations(self, run_id: str) -> list[MaterializationRecord]:
         """Every materialization recorded for a run, in sequence order, with lineage."""
+        ...
+
+    def add_dynamic_partitions(self, name: str, keys: Sequence[PartitionKey]) -> list[PartitionKey]:
+        """Add the keys of ``name`` not stored yet, in order, in one transaction.
+
+        Returns the keys this call added; known and repeated keys are left out. Another process
+        adding the same key at the same time is no error: the key is stored once.
+        """
+        ...
+
+    def remove_dynamic_partitions(
+        self, name: str, keys: Sequence[PartitionKey]
+    ) -> list[PartitionKey]:
+        """Remove keys of ``name``; return those that were stored."""
+        ...
+
+    def get_dynamic_partitions(self, names: Iterable[str]) -> dict[str, tuple[PartitionKey, ...]]:
+        """The keys of every requested name in the order added (``()`` for none), in one query."""
+        ...
+
+    def add_backfill(
+        self, backfill: BackfillRecord, items: Sequence[tuple[AssetKey, PartitionKey]]
+    ) -> None:
+        """Record a backfill and its ordered items in one transaction."""
+        ...
+
+    def add_backfill_run(self, backfill_id: str, run_id: str) -> None:
+        """Append a run to a backfill's runs; adding one it has already changes nothing."""
+        ...
+
+    def update_backfill(
+        self, backfill_id: str, status: BackfillStatus, updated_at: datetime
+    ) -> None:
+        """Record where a backfill stands now."""
+        ...
+
+    def get_backfill(self, backfill_id: str) -> BackfillRecord | None:
+        """The backfill with its run ids (oldest first), or ``None`` if there is no such one."""
+        ...
+
+    def list_backfills(self, limit: int = 20) -> list[BackfillRecord]:
+        """The newest backfills first."""
+        ...
+
+    def get_backfill_items(self, backfill_id: str) -> list[tuple[AssetKey, PartitionKey]]:
+        """A backfill's items in the order they were given."""
+        ...
+
+    def get_backfill_outcomes(
+        self, backfill_id: str
+    ) -> dict[tuple[AssetKey, PartitionKey], MaterializationStatus]:
+        """For each item some run of the backfill recorded, the status of its newest record."""
         ...
 
     def close(self) -> None:

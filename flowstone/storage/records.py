@@ -1,4 +1,4 @@
-"""The records the metadata store persists: runs, materializations and their lineage.
+"""The records the metadata store persists: runs, materializations, lineage and backfills.
 
 Pydantic models, frozen: they are parsed from and written to the store, and handed to callers
 as values. They know nothing about SQL.
@@ -38,10 +38,15 @@ class MaterializationStatus(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
+    BLOCKED = "blocked"
+    """Not run because something it needs is missing, e.g. an upstream partition never built."""
 
     @property
     def is_attempt(self) -> bool:
-        """Whether the asset function ran: only attempts move the ``latest`` row."""
+        """Whether the asset function ran: only attempts move the ``latest`` row.
+
+        Skipped, cancelled and blocked items never ran, so they say nothing about the stored value.
+        """
         return self in (MaterializationStatus.SUCCESS, MaterializationStatus.FAILED)
 
 
@@ -109,3 +114,31 @@ class LatestState(_Record):
     partition_key: PartitionKey
     latest: MaterializationRecord
     last_success: MaterializationRecord | None = None
+
+
+class BackfillStatus(StrEnum):
+    """Where a backfill stands."""
+
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class BackfillRecord(_Record):
+    """A request to materialize many (asset, partition) items, carried out by one or more runs.
+
+    ``partitions`` describes the partition set as the user gave it (a range, a list, "all"), so
+    the backfill can be shown and resumed without re-deriving it; the exact items it expanded to
+    are stored beside it (``get_backfill_items``). ``run_ids`` are oldest first.
+    """
+
+    backfill_id: str
+    status: BackfillStatus
+    selection: list[str] = Field(default_factory=list)
+    partitions: dict[str, Any] = Field(default_factory=dict)
+    policy: str
+    created_at: datetime
+    updated_at: datetime
+    item_count: int
+    run_ids: list[str] = Field(default_factory=list)

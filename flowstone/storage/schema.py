@@ -50,6 +50,8 @@ from flowstone.storage.records import LineageEdge, MaterializationRecord, Materi
 
 MATERIALIZATION_SEQUENCE: Final = "materialization_sequence"
 """The ``counters`` row that hands out materialization sequence numbers."""
+CHUNK: Final = 500
+"""Items per query: keeps bind parameters far below every backend's limit."""
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -1,9 +1,11 @@
 """``SqlMetadataStore``: the metadata store on SQLite or PostgreSQL, with SQLAlchemy Core.
 
 This module owns the engine (SQLite pragmas and transaction control, PostgreSQL pooling), the
-transactions and queries, loading records with their lineage in bulk, and the translation of
-every database error into ``StorageError``. It must not use the ORM, make one round trip per
-item, or let a password reach an error message or a repr. Only the driver process writes.
+schema's creation and upgrade, the transactions, the writes of runs and materializations, and
+the translation of every database error into ``StorageError``. The bulk reads and the queries
+of dynamic partitions and backfills live in one module per concept, run on connections opened
+here. It must not use the ORM, make one round trip per item, or let a password reach an error
+message or a repr. Only the driver process writes.
 """
 
 from __future__ import annotations
@@ -12,57 +14,61 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Final
-from urllib.parse import quote
+from typing import Final
 
 from sqlalchemy import (
     Connection,
-    RowMapping,
-    Select,
+    inspect,
     select,
     text,
     update,
 )
-from sqlalchemy.exc import (
-    IntegrityError,
-    InterfaceError,
-    NoSuchModuleError,
-    OperationalError,
-    SQLAlchemyError,
-    StatementError,
-)
+from sqlalchemy.exc import SQLAlchemyError
 
 from flowstone.errors import StorageError
 from flowstone.keys import AssetKey, PartitionKey
+from flowstone.storage.backfill_queries import (
+    load_backfill,
+    load_backfill_items,
+    load_backfill_outcomes,
+    load_backfills,
+    save_backfill,
+    save_backfill_run,
+    save_backfill_status,
+)
+from flowstone.storage.diagnosis import describe_error, suggest_fix
+from flowstone.storage.dynamic_partition_queries import (
+    delete_dynamic_partitions,
+    load_dynamic_partitions,
+    save_dynamic_partitions,
+)
 from flowstone.storage.engine import WRITE_OPTION, create_store_engine, parse_url
+from flowstone.storage.materialization_queries import load_latest_chunk, load_records, select_rows
 from flowstone.storage.records import (
+    BackfillRecord,
+    BackfillStatus,
     LatestState,
-    LineageEdge,
     MaterializationRecord,
+    MaterializationStatus,
     RunRecord,
     RunStatus,
 )
 from flowstone.storage.schema import (
+    CHUNK,
     MATERIALIZATION_SEQUENCE,
     allocate_sequences,
     counters,
-    edge_from_row,
     latest_rows,
     lineage,
     lineage_rows,
     materialization_row,
     materializations,
     metadata_obj,
-    record_from_row,
     runs,
     seed_counter,
-    select_inputs,
-    select_latest,
     upsert_latest,
 )
 
-_CHUNK: Final = 500
-"""Items per query: keeps bind parameters far below every backend's limit."""
 _SCHEMA_LOCK: Final = 7_274_657_323
 """PostgreSQL advisory lock key that serialises concurrent ``create_all`` calls."""
 
@@ -112,7 +118,7 @@ class SqlMetadataStore:
         Raises:
             StorageError: The run exists already or the database cannot be written.
         """
-        with self._guard(f"Could not record run {run.run_id!r}"), self._writer.begin() as conn:
+        with self._writing(f"Could not record run {run.run_id!r}") as conn:
             # Enum members are written as their values: psycopg would write their names.
             conn.execute(runs.insert(), [{**run.model_dump(), "status": run.status.value}])
 
@@ -127,7 +133,7 @@ class SqlMetadataStore:
             .where(runs.c.run_id == run_id)
             .values(status=str(status), finished_at=finished_at)
         )
-        with self._guard(f"Could not finish run {run_id!r}"), self._writer.begin() as conn:
+        with self._writing(f"Could not finish run {run_id!r}") as conn:
             found = conn.execute(statement).rowcount
         if found == 0:
             raise StorageError(
@@ -152,10 +158,7 @@ class SqlMetadataStore:
         """
         if not records:
             return []
-        with (
-            self._guard(f"Could not record {len(records)} materializations"),
-            self._writer.begin() as conn,
-        ):
+        with self._writing(f"Could not record {len(records)} materializations") as conn:
             first = self._allocate_sequences(conn, len(records))
             stamped = [
                 record.model_copy(update={"sequence": first + offset})
@@ -177,20 +180,17 @@ class SqlMetadataStore:
         wanted = {(str(key), partition): (key, partition) for key, partition in items}
         keys = sorted(wanted)  # keeps each asset's partitions together in few chunks
         found: dict[tuple[AssetKey, PartitionKey], LatestState] = {}
-        with (
-            self._guard("Could not read the latest materializations"),
-            self._engine.connect() as conn,
-        ):
+        with self._reading("Could not read the latest materializations") as conn:
             # One read transaction for every chunk, so they all see the same snapshot.
-            for start in range(0, len(keys), _CHUNK):
-                for stored_key, state in _load_latest_chunk(conn, keys[start : start + _CHUNK]):
+            for start in range(0, len(keys), CHUNK):
+                for stored_key, state in load_latest_chunk(conn, keys[start : start + CHUNK]):
                     found[wanted[stored_key]] = state
         return found
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """The run, or ``None`` if there is no such run."""
         statement = select(runs).where(runs.c.run_id == run_id)
-        with self._guard(f"Could not read run {run_id!r}"), self._engine.connect() as conn:
+        with self._reading(f"Could not read run {run_id!r}") as conn:
             row = conn.execute(statement).mappings().one_or_none()
         return None if row is None else RunRecord.model_validate(dict(row))
 
@@ -199,7 +199,7 @@ class SqlMetadataStore:
         statement = (
             select(runs).order_by(runs.c.started_at.desc(), runs.c.run_id.desc()).limit(limit)
         )
-        with self._guard("Could not list runs"), self._engine.connect() as conn:
+        with self._reading("Could not list runs") as conn:
             rows = conn.execute(statement).mappings().all()
         return [RunRecord.model_validate(dict(row)) for row in rows]
 
@@ -211,11 +211,8 @@ class SqlMetadataStore:
         if partition_key is not None:
             statement = statement.where(materializations.c.partition_key == partition_key)
         statement = statement.order_by(materializations.c.sequence.desc()).limit(limit)
-        with (
-            self._guard(f"Could not read the history of asset {str(asset_key)!r}"),
-            self._engine.connect() as conn,
-        ):
-            return _load_records(conn, _select_rows(conn, statement))
+        with self._reading(f"Could not read the history of asset {str(asset_key)!r}") as conn:
+            return load_records(conn, select_rows(conn, statement))
 
     def get_run_materializations(self, run_id: str) -> list[MaterializationRecord]:
         """Every materialization recorded for a run, in sequence order, with lineage."""
@@ -224,11 +221,104 @@ class SqlMetadataStore:
             .where(materializations.c.run_id == run_id)
             .order_by(materializations.c.sequence)
         )
-        with (
-            self._guard(f"Could not read the materializations of run {run_id!r}"),
-            self._engine.connect() as conn,
-        ):
-            return _load_records(conn, _select_rows(conn, statement))
+        with self._reading(f"Could not read the materializations of run {run_id!r}") as conn:
+            return load_records(conn, select_rows(conn, statement))
+
+    def add_dynamic_partitions(self, name: str, keys: Sequence[PartitionKey]) -> list[PartitionKey]:
+        """Add the keys of dynamic partitions ``name`` that are not stored yet, in one transaction.
+
+        Another process adding the same key at the same time is no error: it is stored once.
+
+        Returns:
+            The keys this call added, in the given order; known and repeated keys are left out.
+        """
+        action = f"Could not add {len(keys)} keys to dynamic partitions {name!r}"
+        with self._writing(action) as conn:
+            return save_dynamic_partitions(conn, name, keys)
+
+    def remove_dynamic_partitions(
+        self, name: str, keys: Sequence[PartitionKey]
+    ) -> list[PartitionKey]:
+        """Remove keys of dynamic partitions ``name``; return those that were stored, in order."""
+        action = f"Could not remove {len(keys)} keys from dynamic partitions {name!r}"
+        with self._writing(action) as conn:
+            return delete_dynamic_partitions(conn, name, keys)
+
+    def get_dynamic_partitions(self, names: Iterable[str]) -> dict[str, tuple[PartitionKey, ...]]:
+        """The keys of each named dynamic partitions in the order added; ``()`` when it has none."""
+        with self._reading("Could not read dynamic partitions") as conn:
+            return load_dynamic_partitions(conn, names)
+
+    def add_backfill(
+        self, backfill: BackfillRecord, items: Sequence[tuple[AssetKey, PartitionKey]]
+    ) -> None:
+        """Record a backfill and its items, in order, in one transaction.
+
+        Raises:
+            StorageError: The id exists already, ``item_count`` is not ``len(items)``, or the
+                database cannot be written; nothing is written then.
+        """
+        if backfill.item_count != len(items):
+            raise StorageError(
+                f"Could not record backfill {backfill.backfill_id!r}: its item_count is "
+                f"{backfill.item_count} but {len(items)} items were given. Pass "
+                "item_count=len(items)."
+            )
+        with self._writing(f"Could not record backfill {backfill.backfill_id!r}") as conn:
+            save_backfill(conn, backfill, items)
+
+    def add_backfill_run(self, backfill_id: str, run_id: str) -> None:
+        """Append a run to a backfill's runs; adding one it has already changes nothing.
+
+        Raises:
+            StorageError: There is no such backfill or the database cannot be written.
+        """
+        action = f"Could not add run {run_id!r} to backfill {backfill_id!r}"
+        with self._writing(action) as conn:
+            found = save_backfill_run(conn, backfill_id, run_id)
+        if not found:
+            raise self._no_such_backfill(action, backfill_id)
+
+    def update_backfill(
+        self, backfill_id: str, status: BackfillStatus, updated_at: datetime
+    ) -> None:
+        """Record where a backfill stands now.
+
+        Raises:
+            StorageError: There is no such backfill or the database cannot be written.
+        """
+        action = f"Could not update backfill {backfill_id!r}"
+        with self._writing(action) as conn:
+            found = save_backfill_status(conn, backfill_id, status, updated_at)
+        if not found:
+            raise self._no_such_backfill(action, backfill_id)
+
+    def get_backfill(self, backfill_id: str) -> BackfillRecord | None:
+        """The backfill with its run ids (oldest first), or ``None`` if there is no such one."""
+        with self._reading(f"Could not read backfill {backfill_id!r}") as conn:
+            return load_backfill(conn, backfill_id)
+
+    def list_backfills(self, limit: int = 20) -> list[BackfillRecord]:
+        """The newest backfills first (by creation time), at most ``limit`` of them."""
+        with self._reading("Could not list backfills") as conn:
+            return load_backfills(conn, limit)
+
+    def get_backfill_items(self, backfill_id: str) -> list[tuple[AssetKey, PartitionKey]]:
+        """A backfill's items in the order they were given; empty for an unknown backfill."""
+        action = f"Could not read the items of backfill {backfill_id!r}"
+        with self._reading(action) as conn:
+            return load_backfill_items(conn, backfill_id)
+
+    def get_backfill_outcomes(
+        self, backfill_id: str
+    ) -> dict[tuple[AssetKey, PartitionKey], MaterializationStatus]:
+        """The status of each item's newest materialization in the backfill's runs, in one query.
+
+        Items that none of its runs has recorded yet are left out.
+        """
+        action = f"Could not read the outcomes of backfill {backfill_id!r}"
+        with self._reading(action) as conn:
+            return load_backfill_outcomes(conn, backfill_id)
 
     def close(self) -> None:
         """Release every pooled connection; the store must not be used afterwards."""
@@ -238,10 +328,7 @@ class SqlMetadataStore:
         if self._has_schema():
             return
         dialect = self._engine.dialect.name
-        with (
-            self._guard("Could not create the tables"),
-            self._writer.begin() as conn,
-        ):
+        with self._writing("Could not create the tables") as conn:
             if dialect == "postgresql":
                 # Two processes creating tables at once would race between check and create.
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
@@ -249,13 +336,24 @@ class SqlMetadataStore:
             conn.execute(seed_counter(dialect))
 
     def _has_schema(self) -> bool:
-        """A cheap read that spares an existing store the write lock of ``create_all``."""
+        """A cheap read that spares an existing store the write lock of ``create_all``.
+
+        A store made by an older version lacks the newer tables: then ``create_all`` adds them.
+        """
         probe = select(counters.c.value).where(counters.c.name == MATERIALIZATION_SEQUENCE)
         try:
             with self._engine.connect() as conn:
+                if not set(metadata_obj.tables) <= set(inspect(conn).get_table_names()):
+                    return False
                 return conn.execute(probe).first() is not None
         except SQLAlchemyError:
             return False
+
+    def _no_such_backfill(self, action: str, backfill_id: str) -> StorageError:
+        return StorageError(
+            f"{action} in the metadata store at {self._where}: there is no such backfill. "
+            f"Record it with add_backfill() first, or check the id {backfill_id!r}."
+        )
 
     def _allocate_sequences(self, conn: Connection, count: int) -> int:
         """Reserve ``count`` sequence numbers under the write lock; return the first."""
@@ -268,73 +366,28 @@ class SqlMetadataStore:
         return int(last) - count + 1
 
     @contextmanager
+    def _writing(self, action: str) -> Iterator[Connection]:
+        """A write transaction (SQLite: ``BEGIN IMMEDIATE``) whose errors say ``action``."""
+        with self._guard(action), self._writer.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _reading(self, action: str) -> Iterator[Connection]:
+        """A read transaction, one snapshot for all its queries, whose errors say ``action``."""
+        with self._guard(action), self._engine.connect() as conn:
+            yield conn
+
+    @contextmanager
     def _guard(self, action: str) -> Iterator[None]:
         """Turn any database error into a ``StorageError`` that says what, where and how."""
         try:
             yield
         except (SQLAlchemyError, sqlite3.Error) as exc:
             raise StorageError(
-                f"{action} in the metadata store at {self._where}: {self._scrub(exc)}. {_hint(exc)}"
+                f"{action} in the metadata store at {self._where}: {self._scrub(exc)}. "
+                f"{suggest_fix(exc)}"
             ) from exc
 
     def _scrub(self, exc: BaseException) -> str:
-        """The error's own message, first line only, with the password masked."""
-        cause = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
-        message = (str(cause).strip().splitlines() or [type(cause).__name__])[0].rstrip(".")
         password = self._url.password
-        if password:
-            for secret in {str(password), quote(str(password), safe="")}:
-                message = message.replace(secret, "***")
-        return message
-
-
-def _hint(exc: BaseException) -> str:
-    orig = exc.orig if isinstance(exc, StatementError) else None
-    if isinstance(exc, IntegrityError):
-        return (
-            "Each id must be new and each materialization must name a run recorded with "
-            "add_run(); fix the records and try again."
-        )
-    if "no such table" in str(exc) or ("relation" in str(exc) and "does not exist" in str(exc)):
-        return "Open the store once with SqlMetadataStore(url, create=True) to create its tables."
-    if isinstance(exc, OperationalError | InterfaceError | NoSuchModuleError):
-        return "Check that the database exists and is reachable and the URL and login are right."
-    if isinstance(orig, ValueError | TypeError):
-        return "Fix the value named above (JSON-serialisable metadata, timezone-aware datetimes)."
-    return "See the chained exception for details; the store may need to be recreated."
-
-
-def _load_latest_chunk(
-    conn: Connection, keys: list[tuple[str, str]]
-) -> Iterator[tuple[tuple[str, str], LatestState]]:
-    """The ``latest`` state of up to ``_CHUNK`` (asset key text, partition) pairs: 2 queries."""
-    rows = _select_rows(conn, select_latest(keys, conn.dialect.name))
-    records = {record.materialization_id: record for record in _load_records(conn, rows)}
-    for row in rows:
-        if row["materialization_id"] != row["latest_materialization_id"]:
-            continue  # the row of an older last success, used through ``records``
-        success_id = row["last_success_id"]
-        yield (
-            (row["asset_key"], row["partition_key"]),
-            LatestState(
-                asset_key=records[row["materialization_id"]].asset_key,
-                partition_key=row["partition_key"],
-                latest=records[row["materialization_id"]],
-                last_success=None if success_id is None else records[success_id],
-            ),
-        )
-
-
-def _select_rows(conn: Connection, statement: Select[Any]) -> Sequence[RowMapping]:
-    return conn.execute(statement).mappings().all()
-
-
-def _load_records(conn: Connection, rows: Sequence[RowMapping]) -> list[MaterializationRecord]:
-    """Records for ``materializations`` rows, with their inputs loaded in bulk."""
-    ids = [row["materialization_id"] for row in rows]
-    inputs: dict[str, list[LineageEdge]] = {}
-    for start in range(0, len(ids), _CHUNK):
-        statement = select_inputs(ids[start : start + _CHUNK], conn.dialect.name)
-        for edge_row in _select_rows(conn, statement):
-            inputs.setdefault(edge_row["materialization_id"], []).append(edge_from_row(edge_row))
-    return [record_from_row(row, inputs.get(row["materialization_id"], ())) for row in rows]
+        return describe_error(exc, None if password is None else str(password))

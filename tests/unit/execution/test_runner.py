@@ -216,7 +216,7 @@ def test_missing_upstream_outside_the_selection_blocks_with_a_hint(run: Run) -> 
 
     result = run("wants_it")
     item = result.items[0]
-    assert item.status is MaterializationStatus.SKIPPED
+    assert item.status is MaterializationStatus.BLOCKED
     assert "never_built has never been materialized" in (item.error or "")
     assert "'+wants_it'" in (item.error or "")
 
@@ -248,7 +248,7 @@ def test_partitioned_upstream_fans_in_to_an_unpartitioned_asset(
         return sales
 
     memory = InMemoryIOManager()
-    result = run(io_managers={"fs": memory})
+    result = run(io_managers={"fs": memory}, partitions="all")
     assert _by_label(result) == {"sales[eu]": OK, "sales[us]": OK, "total": OK}
     stored = memory.load(IOContext(AssetKey.parse("total"), UNPARTITIONED))
     assert stored == {"eu": 10, "us": 20}

@@ -1,0 +1,209 @@
+"""How backfills are shown: the summary after a run, ``backfill show`` and ``backfill list``.
+
+Only display: the commands in ``flowstone.cli.backfill`` read the store and pass values in.
+Text goes to stdout as rich output; ``--json`` variants are plain data built here too, so the
+two never disagree about what a backfill is.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from flowstone.cli.output import describe, item_label, problems_table, run_as_dict, stdout_console
+from flowstone.execution import BackfillResult
+from flowstone.keys import AssetKey, PartitionKey
+from flowstone.storage import MaterializationStatus
+from flowstone.storage.records import BackfillRecord
+
+PROBLEMS_SHOWN = 20
+"""Failed or blocked items listed in text output; the rest are counted."""
+PROBLEM_STATUSES = (MaterializationStatus.FAILED, MaterializationStatus.BLOCKED)
+"""The outcomes listed item by item; skipped and cancelled items follow from them or Ctrl-C."""
+PENDING = "pending"
+"""The state of a backfill item that none of its runs has reached yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A backfill item that failed or is blocked, with the reason its last attempt recorded."""
+
+    asset_key: AssetKey
+    partition_key: PartitionKey
+    status: MaterializationStatus
+    error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "asset": str(self.asset_key),
+            "partition": self.partition_key,
+            "status": self.status.value,
+            "error": self.error,
+        }
+
+
+def resume_command(
+    backfill_id: str, *, module: str | None, file: Path | None, store_url: str | None
+) -> str:
+    """The command line that resumes ``backfill_id`` with the same definitions and store."""
+    words = ["flowstone", "backfill", "resume", backfill_id]
+    if file is not None:
+        words += ["-f", str(file)]
+    elif module is not None:
+        words += ["-m", module]
+    if store_url is not None:
+        words += ["--store", store_url]
+    return shlex.join(words)
+
+
+def describe_partitions(partitions: Mapping[str, Any]) -> str:
+    """A backfill's partition request in the words of the command line."""
+    if "from" in partitions:
+        return f"{partitions['from']}..{partitions['to']}"
+    if partitions.get("all"):
+        return "all"
+    if "keys" in partitions:
+        keys = [str(key) for key in partitions["keys"]]
+        shown = ", ".join(keys[:5])
+        return f"{shown}, ... ({len(keys)} keys)" if len(keys) > 5 else shown
+    return "none (unpartitioned)"
+
+
+def report_result(result: BackfillResult, *, resume: str, as_json: bool) -> None:
+    """The summary after ``backfill`` or ``backfill resume``: where it stands, what failed."""
+    record = result.backfill
+    if as_json:
+        payload = {
+            "backfill": record.model_dump(mode="json"),
+            "complete": result.success,
+            "succeeded": result.succeeded,
+            "failed": result.failed,
+            "remaining": result.remaining,
+            "run": None if result.run is None else run_as_dict(result.run),
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    console = stdout_console()
+    console.print(
+        f"[bold]backfill {record.backfill_id}[/] {record.status.value}: {result.succeeded} of "
+        f"{record.item_count} items succeeded, {result.failed} failed, "
+        f"{result.remaining} remaining"
+    )
+    if result.run is None:
+        console.print("Nothing to run: every item of this backfill has succeeded.")
+    else:
+        counts = Counter(item.status for item in result.run.items)
+        console.print(f"run {result.run.run_id}: {_describe_counts(counts)}")
+        problems = [
+            Problem(item.asset_key, item.partition_key, item.status, item.error)
+            for item in result.run.items
+            if item.status in PROBLEM_STATUSES
+        ]
+        _print_problems(console, problems, record.backfill_id)
+    if not result.success:
+        console.print(f"To resume: {escape(resume)}", highlight=False)
+
+
+def report_backfill(
+    record: BackfillRecord,
+    counts: Mapping[str, int],
+    problems: Sequence[Problem],
+    *,
+    as_json: bool,
+) -> None:
+    """``backfill show``: the request, counts per status, the problems and the runs."""
+    if as_json:
+        payload = {
+            "backfill": record.model_dump(mode="json"),
+            "counts": dict(counts),
+            "problems": [problem.as_dict() for problem in problems],
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    console = stdout_console()
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    counted = ", ".join(f"{count} {state}" for state, count in counts.items() if count)
+    for name, value in (
+        ("backfill", record.backfill_id),
+        ("status", record.status.value),
+        ("policy", record.policy),
+        ("selection", ", ".join(record.selection) or "(all assets)"),
+        ("partitions", describe_partitions(record.partitions)),
+        ("created", record.created_at.strftime("%Y-%m-%d %H:%M:%S")),
+        ("updated", record.updated_at.strftime("%Y-%m-%d %H:%M:%S")),
+        ("items", f"{record.item_count}" + (f": {counted}" if counted else "")),
+        ("runs", ", ".join(record.run_ids) or "none"),
+    ):
+        grid.add_row(name, escape(value))
+    console.print(grid)
+    _print_problems(console, problems, record.backfill_id)
+    if counts.get(MaterializationStatus.SUCCESS.value, 0) < record.item_count:
+        console.print(f"To resume: flowstone backfill resume {record.backfill_id}", highlight=False)
+
+
+def report_backfills(records: Sequence[BackfillRecord], *, as_json: bool) -> None:
+    """``backfill list``: the newest backfills first."""
+    if as_json:
+        click.echo(json.dumps([record.model_dump(mode="json") for record in records], indent=2))
+        return
+    console = stdout_console()
+    if not records:
+        console.print("No backfills recorded yet. Start one with: flowstone backfill [SELECTION]")
+        return
+    table = Table(title=f"{len(records)} backfills (newest first)", title_justify="left")
+    for column in ("backfill", "status", "policy", "created", "items", "runs", "partitions"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("selection", overflow="fold")
+    for record in records:
+        table.add_row(
+            record.backfill_id, record.status.value, escape(record.policy),
+            record.created_at.strftime("%Y-%m-%d %H:%M:%S"), str(record.item_count),
+            str(len(record.run_ids)), escape(describe_partitions(record.partitions)),
+            escape(", ".join(record.selection)),
+        )  # fmt: skip
+    console.print(table)
+
+
+def count_states(
+    items: Sequence[tuple[AssetKey, PartitionKey]],
+    outcomes: Mapping[tuple[AssetKey, PartitionKey], MaterializationStatus],
+) -> dict[str, int]:
+    """How many items are in each state, ``pending`` for those no run has reached."""
+    counted = Counter(outcomes[item].value if item in outcomes else PENDING for item in items)
+    order = [status.value for status in MaterializationStatus] + [PENDING]
+    return {state: counted[state] for state in order if counted[state]}
+
+
+def _describe_counts(counts: Counter[MaterializationStatus]) -> str:
+    shown = [
+        f"{counts[status]} {status.value}" for status in MaterializationStatus if counts[status]
+    ]
+    return ", ".join(shown) or "nothing ran"
+
+
+def _print_problems(console: Console, problems: Sequence[Problem], backfill_id: str) -> None:
+    if not problems:
+        return
+    rows = (
+        (item_label(p.asset_key, p.partition_key), p.status, describe(p.error, {}))
+        for p in problems
+    )
+    console.print(problems_table("failed or blocked items", rows, limit=PROBLEMS_SHOWN))
+    if len(problems) > PROBLEMS_SHOWN:
+        console.print(
+            f"... and {len(problems) - PROBLEMS_SHOWN} more: "
+            f"flowstone backfill show {backfill_id} --json",
+            highlight=False,
+        )

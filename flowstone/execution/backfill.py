@@ -1,0 +1,335 @@
+"""Backfills: materialize many partitions of many assets as one persisted, resumable unit.
+
+A backfill records its selection, partition request, policy and the exact items it targets
+before anything runs. Each invocation (the first, and every resume) is a run linked to it, so
+which items are done is read from the store: a crash or Ctrl-C loses at most the records not yet
+flushed, and ``resume_backfill`` runs exactly the items without a success.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import anyio
+import anyio.to_thread
+
+from flowstone.definitions import AssetDef, Definitions, Registry
+from flowstone.errors import BackfillError
+from flowstone.execution.api import build_graph, open_store, resolve_settings
+from flowstone.execution.partition_request import (
+    PartitionRequest,
+    describe_request,
+    resolve_partition_keys,
+)
+from flowstone.execution.plan import ItemKey, Plan, build_plan, read_partition_state
+from flowstone.execution.resources import IOManagerSet
+from flowstone.execution.result import RunEvent, RunResult
+from flowstone.execution.runner import Runner
+from flowstone.graph import AssetGraph, select
+from flowstone.io import IOManager
+from flowstone.keys import AssetKey
+from flowstone.storage import (
+    BackfillRecord,
+    BackfillStatus,
+    MaterializationStatus,
+    MetadataStore,
+)
+
+BackfillPolicy = Literal["missing", "failed", "all"]
+"""Which items a backfill targets: never materialized, last attempt failed, or every item."""
+
+Definitions_ = Registry | Definitions | Sequence[AssetDef[Any, Any]] | None
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillResult:
+    """A backfill after one invocation: its record, this invocation's run, and item counts."""
+
+    backfill: BackfillRecord
+    run: RunResult | None
+    succeeded: int
+    failed: int
+    remaining: int
+
+    @property
+    def backfill_id(self) -> str:
+        return self.backfill.backfill_id
+
+    @property
+    def success(self) -> bool:
+        """Whether every targeted item has been materialized."""
+        return self.backfill.status is BackfillStatus.SUCCESS
+
+    def raise_on_failure(self) -> BackfillResult:
+        """Return ``self``, or raise ``RunError`` for the items this invocation did not finish."""
+        if self.run is not None and not self.success:
+            self.run.raise_on_failure()
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    definitions: Definitions_
+    store: str | MetadataStore | None
+    io_managers: Mapping[str, IOManager] | None
+    concurrency: int | None
+    project_dir: Path | None
+    on_event: Callable[[RunEvent], None] | None
+
+
+async def backfill_async(
+    selection: str | Sequence[str] | None = None,
+    *,
+    partitions: PartitionRequest = "all",
+    policy: BackfillPolicy = "missing",
+    definitions: Definitions_ = None,
+    store: str | MetadataStore | None = None,
+    io_managers: Mapping[str, IOManager] | None = None,
+    concurrency: int | None = None,
+    project_dir: Path | None = None,
+    on_event: Callable[[RunEvent], None] | None = None,
+) -> BackfillResult:
+    """Create and run a backfill inside a running event loop. See ``backfill``."""
+    if policy not in get_args(BackfillPolicy):
+        raise BackfillError(
+            f"Backfill policy {policy!r} is unknown. Use one of: "
+            f"{', '.join(get_args(BackfillPolicy))}."
+        )
+    options = _Options(definitions, store, io_managers, concurrency, project_dir, on_event)
+    settings = resolve_settings(project_dir, concurrency=concurrency)
+    graph = build_graph(definitions)
+    selected = select(graph, selection)
+    with open_store(store, settings) as opened:
+        targets = await anyio.to_thread.run_sync(
+            _target_items, graph, selected, opened, partitions, policy
+        )
+        now = datetime.now(UTC)
+        record = BackfillRecord(
+            backfill_id=uuid.uuid4().hex[:12],
+            status=BackfillStatus.RUNNING,
+            selection=[str(key) for key in selected],
+            partitions=describe_request(partitions),
+            policy=policy,
+            created_at=now,
+            updated_at=now,
+            item_count=len(targets),
+        )
+        await anyio.to_thread.run_sync(opened.add_backfill, record, targets)
+        return await _run(graph, record, targets, opened, options)
+
+
+async def resume_backfill_async(
+    backfill_id: str,
+    *,
+    definitions: Definitions_ = None,
+    store: str | MetadataStore | None = None,
+    io_managers: Mapping[str, IOManager] | None = None,
+    concurrency: int | None = None,
+    project_dir: Path | None = None,
+    on_event: Callable[[RunEvent], None] | None = None,
+) -> BackfillResult:
+    """Run the items of a backfill that have no success yet. See ``resume_backfill``."""
+    options = _Options(definitions, store, io_managers, concurrency, project_dir, on_event)
+    settings = resolve_settings(project_dir, concurrency=concurrency)
+    graph = build_graph(definitions)
+    with open_store(store, settings) as opened:
+        record = await anyio.to_thread.run_sync(_load_backfill, opened, backfill_id)
+        remaining = await anyio.to_thread.run_sync(_remaining_items, opened, record, graph)
+        return await _run(graph, record, remaining, opened, options)
+
+
+def backfill(
+    selection: str | Sequence[str] | None = None,
+    *,
+    partitions: PartitionRequest = "all",
+    policy: BackfillPolicy = "missing",
+    definitions: Definitions_ = None,
+    store: str | MetadataStore | None = None,
+    io_managers: Mapping[str, IOManager] | None = None,
+    concurrency: int | None = None,
+    project_dir: Path | None = None,
+    on_event: Callable[[RunEvent], None] | None = None,
+) -> BackfillResult:
+    """Materialize many partitions as one persisted backfill that can be resumed.
+
+    Args:
+        selection: selection terms, as for ``materialize``; every asset when ``None``.
+        partitions: keys, ``PartitionRange(first, last)`` or ``"all"`` (the default).
+        policy: ``"missing"`` (never materialized), ``"failed"`` (last attempt failed) or
+            ``"all"``.
+        concurrency: items run at once (default from settings).
+
+    Example:
+        >>> days = PartitionRange("2024-01-01", "2024-12-31")
+        >>> result = backfill("*daily_revenue", partitions=days)
+        >>> result.backfill_id, result.remaining
+        ('3f2a9c0d1e7b', 0)
+    """
+    return anyio.run(
+        partial(
+            backfill_async,
+            selection,
+            partitions=partitions,
+            policy=policy,
+            definitions=definitions,
+            store=store,
+            io_managers=io_managers,
+            concurrency=concurrency,
+            project_dir=project_dir,
+            on_event=on_event,
+        )
+    )
+
+
+def resume_backfill(
+    backfill_id: str,
+    *,
+    definitions: Definitions_ = None,
+    store: str | MetadataStore | None = None,
+    io_managers: Mapping[str, IOManager] | None = None,
+    concurrency: int | None = None,
+    project_dir: Path | None = None,
+    on_event: Callable[[RunEvent], None] | None = None,
+) -> BackfillResult:
+    """Run exactly the items of backfill ``backfill_id`` that have no success yet.
+
+    Raises:
+        BackfillError: no such backfill, or one of its assets is no longer defined.
+    """
+    return anyio.run(
+        partial(
+            resume_backfill_async,
+            backfill_id,
+            definitions=definitions,
+            store=store,
+            io_managers=io_managers,
+            concurrency=concurrency,
+            project_dir=project_dir,
+            on_event=on_event,
+        )
+    )
+
+
+def _target_items(
+    graph: AssetGraph,
+    selected: list[AssetKey],
+    store: MetadataStore,
+    request: PartitionRequest,
+    policy: BackfillPolicy,
+) -> list[ItemKey]:
+    state = read_partition_state(graph, selected, store, None)
+    keys = resolve_partition_keys(graph, selected, request, state)
+    items = [(asset, partition) for asset in selected for partition in keys[asset]]
+    if policy == "all":
+        return items
+    latest = store.get_latest(items)
+    if policy == "missing":
+        return [item for item in items if item not in latest or not latest[item].last_success]
+    return [
+        item
+        for item in items
+        if item in latest
+        and latest[item].latest is not None
+        and latest[item].latest.status is MaterializationStatus.FAILED
+    ]
+
+
+def _load_backfill(store: MetadataStore, backfill_id: str) -> BackfillRecord:
+    record = store.get_backfill(backfill_id)
+    if record is None:
+        known = ", ".join(b.backfill_id for b in store.list_backfills(5)) or "none yet"
+        raise BackfillError(
+            f"There is no backfill {backfill_id!r} in this store (latest: {known}). "
+            f"Run `flowstone backfill list` to see them."
+        )
+    return record
+
+
+def _remaining_items(
+    store: MetadataStore, record: BackfillRecord, graph: AssetGraph
+) -> list[ItemKey]:
+    items = store.get_backfill_items(record.backfill_id)
+    outcomes = store.get_backfill_outcomes(record.backfill_id)
+    known = set(graph.keys())
+    for asset_key, _ in items:
+        if asset_key not in known:
+            raise BackfillError(
+                f"Backfill {record.backfill_id!r} includes asset {str(asset_key)!r}, which is no "
+                f"longer defined. Load the definitions it was created with (-m/-f), or start a "
+                f"new backfill."
+            )
+    return [item for item in items if outcomes.get(item) is not MaterializationStatus.SUCCESS]
+
+
+async def _run(
+    graph: AssetGraph,
+    record: BackfillRecord,
+    items: list[ItemKey],
+    store: MetadataStore,
+    options: _Options,
+) -> BackfillResult:
+    """One invocation: run ``items`` as a run of the backfill and record how it ended."""
+    run: RunResult | None = None
+    status = BackfillStatus.CANCELLED
+    try:
+        if items:
+            run = await _run_items(graph, record, items, store, options)
+        status = await anyio.to_thread.run_sync(_final_status, store, record)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(
+                store.update_backfill, record.backfill_id, status, datetime.now(UTC)
+            )
+    return await anyio.to_thread.run_sync(_result, store, record.backfill_id, run)
+
+
+async def _run_items(
+    graph: AssetGraph,
+    record: BackfillRecord,
+    items: list[ItemKey],
+    store: MetadataStore,
+    options: _Options,
+) -> RunResult:
+    settings = resolve_settings(options.project_dir, concurrency=options.concurrency)
+    assets = list(dict.fromkeys(asset for asset, _ in items))
+    plan: Plan = await anyio.to_thread.run_sync(
+        partial(build_plan, graph, assets, store, only=items, defer_dynamic=False)
+    )
+    managers = IOManagerSet(settings, options.io_managers)
+    managers.prepare(plan.asset(key) for key in plan.assets_read_or_written)
+    run_id = uuid.uuid4().hex
+    await anyio.to_thread.run_sync(store.add_backfill_run, record.backfill_id, run_id)
+    runner = Runner(
+        plan, store, managers, concurrency=settings.concurrency, on_event=options.on_event,
+        run_id=run_id,
+    )  # fmt: skip
+    return await runner.run()
+
+
+def _final_status(store: MetadataStore, record: BackfillRecord) -> BackfillStatus:
+    outcomes = store.get_backfill_outcomes(record.backfill_id)
+    done = sum(1 for status in outcomes.values() if status is MaterializationStatus.SUCCESS)
+    return BackfillStatus.SUCCESS if done >= record.item_count else BackfillStatus.FAILED
+
+
+def _result(store: MetadataStore, backfill_id: str, run: RunResult | None) -> BackfillResult:
+    record = store.get_backfill(backfill_id)
+    assert record is not None
+    outcomes = store.get_backfill_outcomes(backfill_id)
+    counts = {status: 0 for status in MaterializationStatus}
+    for status in outcomes.values():
+        counts[status] += 1
+    succeeded = counts[MaterializationStatus.SUCCESS]
+    return BackfillResult(
+        record,
+        run,
+        succeeded=succeeded,
+        failed=counts[MaterializationStatus.FAILED],
+        remaining=record.item_count - succeeded,
+    )

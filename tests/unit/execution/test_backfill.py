@@ -1,0 +1,106 @@
+"""Backfills: persisted item sets, policies, and resuming exactly the unfinished items."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flowstone import (
+    AssetContext,
+    BackfillError,
+    BackfillStatus,
+    DailyPartitions,
+    MaterializationStatus,
+    PartitionRange,
+    Registry,
+    TimeWindowMapping,
+    asset,
+    backfill,
+    resume_backfill,
+)
+from flowstone.storage.sql import SqlMetadataStore
+from io_managers.memory import InMemoryIOManager
+
+DAILY = DailyPartitions("2024-01-01", "2024-01-11")
+
+
+@pytest.fixture
+def memory() -> InMemoryIOManager:
+    return InMemoryIOManager()
+
+
+def _pipeline(broken_days: set[str], calls: list[str]) -> None:
+    @asset(partitioned_by=DAILY)
+    def raw(context: AssetContext) -> int:
+        calls.append(f"raw[{context.partition_key}]")
+        if context.partition_key in broken_days:
+            raise RuntimeError(f"no data for {context.partition_key}")
+        return 1
+
+    @asset(depends_on={"days": TimeWindowMapping(raw, start_offset=-1, allow_missing=True)},
+           partitioned_by=DAILY)  # fmt: skip
+    def pairs(context: AssetContext, days: dict[str, int]) -> int:
+        calls.append(f"pairs[{context.partition_key}]")
+        return sum(days.values())
+
+
+def test_a_backfill_is_recorded_and_resume_runs_exactly_the_unfinished_items(
+    registry: Registry, store: SqlMetadataStore, memory: InMemoryIOManager, tmp_path: Path
+) -> None:
+    broken = {"2024-01-04"}
+    calls: list[str] = []
+    _pipeline(broken, calls)
+    options = {"definitions": registry, "store": store, "io_managers": {"fs": memory}}
+    first = backfill(partitions="all", project_dir=tmp_path, **options)
+    assert first.backfill.status is BackfillStatus.FAILED
+    assert (first.backfill.item_count, first.succeeded, first.failed) == (20, 17, 1)
+    assert first.remaining == 3  # raw[01-04] failed; pairs[01-04] and pairs[01-05] skipped
+    outcomes = store.get_backfill_outcomes(first.backfill_id)
+    assert outcomes[(next(iter(registry.definitions())).key, "2024-01-04")] is (
+        MaterializationStatus.FAILED
+    )
+
+    broken.clear()
+    calls.clear()
+    second = resume_backfill(first.backfill_id, project_dir=tmp_path, **options)
+    assert sorted(calls) == ["pairs[2024-01-04]", "pairs[2024-01-05]", "raw[2024-01-04]"]
+    assert second.success and second.remaining == 0
+    assert second.backfill.status is BackfillStatus.SUCCESS
+    assert len(second.backfill.run_ids) == 2
+
+    calls.clear()
+    third = resume_backfill(first.backfill_id, project_dir=tmp_path, **options)
+    assert calls == [] and third.run is None and third.success
+
+
+def test_the_missing_policy_skips_what_exists_and_all_redoes_it(
+    registry: Registry, store: SqlMetadataStore, memory: InMemoryIOManager, tmp_path: Path
+) -> None:
+    calls: list[str] = []
+    _pipeline(set(), calls)
+    options = {"definitions": registry, "store": store, "io_managers": {"fs": memory}}
+    backfill("raw", partitions=PartitionRange("2024-01-01", "2024-01-03"), project_dir=tmp_path,
+             **options)  # fmt: skip
+    calls.clear()
+    result = backfill(partitions="all", policy="missing", project_dir=tmp_path, **options)
+    assert result.backfill.item_count == 20 - 3 and result.success
+    done_before = {f"raw[2024-01-0{day}]" for day in (1, 2, 3)}
+    assert len(calls) == 17 and not done_before.intersection(calls)
+    calls.clear()
+    again = backfill(partitions="all", policy="all", project_dir=tmp_path, **options)
+    assert again.backfill.item_count == 20 and len(calls) == 20
+    assert backfill(partitions="all", policy="failed", project_dir=tmp_path,
+                    **options).backfill.item_count == 0  # fmt: skip
+
+
+def test_unknown_backfills_and_policies_are_clear_errors(
+    registry: Registry, store: SqlMetadataStore, tmp_path: Path
+) -> None:
+    _pipeline(set(), [])
+    with pytest.raises(BackfillError, match="no backfill 'nope'"):
+        resume_backfill("nope", definitions=registry, store=store, project_dir=tmp_path)
+    with pytest.raises(BackfillError, match="policy 'sometimes'"):
+        backfill(policy="sometimes", definitions=registry, store=store,  # type: ignore[arg-type]
+                 project_dir=tmp_path)  # fmt: skip
+    assert store.list_backfills() == [] and store.list_runs() == []
