@@ -42,8 +42,7 @@ from flowstone.execution import (
 from flowstone.execution import backfill as start_backfill
 from flowstone.execution.api import open_store, resolve_settings
 from flowstone.keys import AssetKey, PartitionKey
-from flowstone.storage import MaterializationStatus, MetadataStore
-from flowstone.storage.records import BackfillRecord
+from flowstone.storage import BackfillRecord, MaterializationStatus, MetadataStore
 
 ItemKey = tuple[AssetKey, PartitionKey]
 
@@ -181,7 +180,9 @@ def show(*, backfill_id: str, store_url: str | None, as_json: bool) -> None:
         items = store.get_backfill_items(backfill_id)
         outcomes = store.get_backfill_outcomes(backfill_id)
         problems = _load_problems(store, record, items, outcomes)
-    report_backfill(record, count_states(items, outcomes), problems, as_json=as_json)
+    counts = count_states(items, outcomes)
+    resume = resume_command(backfill_id, module=None, file=None, store_url=store_url)
+    report_backfill(record, counts, problems, resume=resume, as_json=as_json)
 
 
 def _load_backfill(store: MetadataStore, backfill_id: str) -> BackfillRecord:

@@ -23,8 +23,7 @@ from rich.table import Table
 from flowstone.cli.output import describe, item_label, problems_table, run_as_dict, stdout_console
 from flowstone.execution import BackfillResult
 from flowstone.keys import AssetKey, PartitionKey
-from flowstone.storage import MaterializationStatus
-from flowstone.storage.records import BackfillRecord
+from flowstone.storage import BackfillRecord, MaterializationStatus
 
 PROBLEMS_SHOWN = 20
 """Failed or blocked items listed in text output; the rest are counted."""
@@ -111,7 +110,7 @@ def report_result(result: BackfillResult, *, resume: str, as_json: bool) -> None
         ]
         _print_problems(console, problems, record.backfill_id)
     if not result.success:
-        console.print(f"To resume: {escape(resume)}", highlight=False)
+        console.print(f"To resume: {escape(resume)}", highlight=False, soft_wrap=True)
 
 
 def report_backfill(
@@ -119,6 +118,7 @@ def report_backfill(
     counts: Mapping[str, int],
     problems: Sequence[Problem],
     *,
+    resume: str,
     as_json: bool,
 ) -> None:
     """``backfill show``: the request, counts per status, the problems and the runs."""
@@ -131,6 +131,13 @@ def report_backfill(
         click.echo(json.dumps(payload, indent=2))
         return
     console = stdout_console()
+    console.print(_details(record, counts))
+    _print_problems(console, problems, record.backfill_id)
+    if counts.get(MaterializationStatus.SUCCESS.value, 0) < record.item_count:
+        console.print(f"To resume: {escape(resume)}", highlight=False, soft_wrap=True)
+
+
+def _details(record: BackfillRecord, counts: Mapping[str, int]) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -139,7 +146,7 @@ def report_backfill(
         ("backfill", record.backfill_id),
         ("status", record.status.value),
         ("policy", record.policy),
-        ("selection", ", ".join(record.selection) or "(all assets)"),
+        ("selection", ", ".join(record.selection) or "(no assets)"),
         ("partitions", describe_partitions(record.partitions)),
         ("created", record.created_at.strftime("%Y-%m-%d %H:%M:%S")),
         ("updated", record.updated_at.strftime("%Y-%m-%d %H:%M:%S")),
@@ -147,10 +154,7 @@ def report_backfill(
         ("runs", ", ".join(record.run_ids) or "none"),
     ):
         grid.add_row(name, escape(value))
-    console.print(grid)
-    _print_problems(console, problems, record.backfill_id)
-    if counts.get(MaterializationStatus.SUCCESS.value, 0) < record.item_count:
-        console.print(f"To resume: flowstone backfill resume {record.backfill_id}", highlight=False)
+    return grid
 
 
 def report_backfills(records: Sequence[BackfillRecord], *, as_json: bool) -> None:

@@ -12,6 +12,7 @@ import sys
 from typing import NoReturn
 
 import click
+from rich.markup import escape
 
 from flowstone.cli.output import stderr_console
 
@@ -51,7 +52,8 @@ def leave_interrupted(hint: str = "") -> NoReturn:
     Worker threads cannot be interrupted, so the process must not wait for them: the runner has
     recorded the running items as cancelled before the interrupt reaches the command.
     """
-    stderr_console().print(f"[magenta]{INTERRUPTED}[/]{' ' + hint if hint else ''}")
+    notice = f"[magenta]{INTERRUPTED}[/]{' ' + escape(hint) if hint else ''}"
+    stderr_console().print(notice, soft_wrap=True, highlight=False)  # commands stay on one line
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(EXIT_INTERRUPTED)

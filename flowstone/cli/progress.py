@@ -86,9 +86,7 @@ class RunProgress:
             transient=True,
         )
         self.counts: Counter[MaterializationStatus] = Counter()
-        self._task = self._progress.add_task(
-            title, total=None, counts=describe_counts(self.counts, 0)
-        )
+        self._task = self._progress.add_task(title, total=None, counts="")
 
     def __enter__(self) -> RunProgress:
         self._progress.start()
@@ -104,11 +102,11 @@ class RunProgress:
 
     def on_event(self, event: RunEvent) -> None:
         """Count a finished item; take the (possibly grown) total from every event."""
-        finished = event.result is not None
         if event.result is not None:
             self.counts[event.result.status] += 1
         shown = describe_counts(self.counts, event.total)
-        self._progress.update(self._task, advance=int(finished), total=event.total, counts=shown)
+        advance = 0 if event.result is None else 1
+        self._progress.update(self._task, advance=advance, total=event.total, counts=shown)
 
 
 def run_with_progress(

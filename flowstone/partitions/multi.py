@@ -92,7 +92,9 @@ class MultiPartitions:
         Raises:
             PartitionError: a dimension is missing or unknown, or a key contains '|' or '='.
         """
-        self._check_names(set(keys_by_dimension), f"Dimension keys {dict(keys_by_dimension)!r}")
+        self._check_names(
+            set(keys_by_dimension), f"Dimension keys {dict(keys_by_dimension)!r}", None
+        )
         parts = []
         for name in self.dimension_names:
             key = keys_by_dimension[name]
@@ -106,6 +108,10 @@ class MultiPartitions:
         Raises:
             PartitionError: the key is malformed, or a dimension is missing, unknown or repeated.
         """
+        return self._split(key, None)
+
+    def _split(self, key: PartitionKey, state: PartitionState | None) -> dict[str, PartitionKey]:
+        """``keys_by_dimension``, with ``state`` for the example in its messages."""
         found: dict[str, PartitionKey] = {}
         for part in str(key).split(SEPARATOR):
             name, assign, value = part.partition(ASSIGN)
@@ -113,10 +119,10 @@ class MultiPartitions:
                 raise PartitionError(
                     f"Partition key {key!r} is malformed at {part!r}: a multi-partition key is "
                     f"'dimension=key' pairs joined by '|', each dimension once. Write it like "
-                    f"{self._example()!r}."
+                    f"{self._example(state)!r}."
                 )
             found[name] = value
-        self._check_names(set(found), f"Partition key {key!r}")
+        self._check_names(set(found), f"Partition key {key!r}", state)
         return {name: found[name] for name in self.dimension_names}
 
     def get_partition_keys(self, state: PartitionState | None = None) -> Sequence[PartitionKey]:
@@ -138,7 +144,7 @@ class MultiPartitions:
                 names the dimension and gives a valid example.
         """
         valid = {}
-        for name, value in self.keys_by_dimension(key).items():
+        for name, value in self._split(key, state).items():
             try:
                 valid[name] = self._by_name[name].validate_key(value, state)
             except PartitionError as exc:
@@ -176,7 +182,7 @@ class MultiPartitions:
     def __repr__(self) -> str:
         return f"MultiPartitions({self._by_name!r})"
 
-    def _check_names(self, given: set[str], shown: str) -> None:
+    def _check_names(self, given: set[str], shown: str, state: PartitionState | None) -> None:
         missing = [name for name in self.dimension_names if name not in given]
         unknown = sorted(given - set(self.dimension_names))
         if not missing and not unknown:
@@ -189,7 +195,7 @@ class MultiPartitions:
         raise PartitionError(
             f"{shown} must name each of the dimensions "
             f"{', '.join(self.dimension_names)}: {'; '.join(problems)}. Give one key per "
-            f"dimension, e.g. {self._example()!r}."
+            f"dimension, e.g. {self._example(state)!r}."
         )
 
     def _example(self, state: PartitionState | None = None) -> PartitionKey:

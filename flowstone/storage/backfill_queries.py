@@ -24,7 +24,6 @@ from sqlalchemy import (
     Select,
     String,
     Table,
-    and_,
     exists,
     func,
     literal,
@@ -183,11 +182,9 @@ def load_backfill_outcomes(
     anything that is not one of its items.
     """
     is_item = exists().where(
-        and_(
-            backfill_items.c.backfill_id == backfill_id,
-            backfill_items.c.asset_key == materializations.c.asset_key,
-            backfill_items.c.partition_key == materializations.c.partition_key,
-        )
+        backfill_items.c.backfill_id == backfill_id,
+        backfill_items.c.asset_key == materializations.c.asset_key,
+        backfill_items.c.partition_key == materializations.c.partition_key,
     )
     statement = (
         select(

@@ -39,7 +39,7 @@ class MaterializationStatus(StrEnum):
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
     BLOCKED = "blocked"
-    """Not run because something it needs is missing, e.g. an upstream partition never built."""
+    """Not run: an input it needs is missing, e.g. an upstream partition never materialized."""
 
     @property
     def is_attempt(self) -> bool:

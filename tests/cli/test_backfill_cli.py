@@ -105,8 +105,10 @@ def test_backfill_covers_every_partition_by_default(invoke: Invoke, daily: Path)
     payload = _json(invoke("backfill", "-f", "daily.py", "--json"))
     record = payload["backfill"]
     assert (record["status"], record["item_count"], record["partitions"]) == (
-        "success", 10, {"all": True},
-    )  # fmt: skip
+        "success",
+        10,
+        {"all": True},
+    )
     assert (payload["complete"], payload["succeeded"], payload["remaining"]) == (True, 10, 0)
     assert len(payload["run"]["items"]) == 10
     assert record["run_ids"] == [payload["run"]["run_id"]]
@@ -117,24 +119,29 @@ def test_backfill_covers_every_partition_by_default(invoke: Invoke, daily: Path)
     assert "To resume" not in text.output
 
 
-@pytest.mark.parametrize(
-    ("options", "partitions", "items"),
-    [
-        (["--partition", "2024-01-02", "--partition", "2024-01-04"],
-         {"keys": ["2024-01-02", "2024-01-04"]}, 4),
-        (["--from", "2024-01-02", "--to", "2024-01-04"],
-         {"from": "2024-01-02", "to": "2024-01-04"}, 6),
-        (["--all-partitions"], {"all": True}, 10),
-    ],
-)  # fmt: skip
+PARTITION_CASES = [
+    (["--partition", "2024-01-02", "--partition", "2024-01-04"],
+     {"keys": ["2024-01-02", "2024-01-04"]}, "2024-01-02, 2024-01-04", 4),
+    (["--from", "2024-01-02", "--to", "2024-01-04"],
+     {"from": "2024-01-02", "to": "2024-01-04"}, "2024-01-02..2024-01-04", 6),
+    (["--all-partitions"], {"all": True}, "all", 10),
+]  # fmt: skip
+
+
+@pytest.mark.usefixtures("daily")
+@pytest.mark.parametrize(("options", "partitions", "shown", "items"), PARTITION_CASES)
 def test_partition_options_choose_the_items(
-    invoke: Invoke, daily: Path, options: list[str], partitions: dict[str, Any], items: int
+    invoke: Invoke,
+    options: list[str],
+    partitions: dict[str, Any],
+    shown: str,
+    items: int,
 ) -> None:
     record = _json(invoke("backfill", "-f", "daily.py", *options, "--json"))["backfill"]
     assert (record["partitions"], record["item_count"]) == (partitions, items)
-    shown = _text(invoke("backfill", "show", record["backfill_id"]))
-    assert f"items {items}: {items} success" in shown
-    assert "2024-01-02" in shown or "all" in shown
+    text = _text(invoke("backfill", "show", record["backfill_id"]))
+    assert f"partitions {shown} " in text
+    assert f"items {items}: {items} success" in text
 
 
 def test_policies_target_missing_failed_or_all_items(invoke: Invoke, daily: Path) -> None:
@@ -167,21 +174,30 @@ def test_failures_exit_1_then_show_and_resume_finish_the_backfill(
     assert f"To resume: flowstone backfill resume {record.backfill_id} -f daily.py" in text
 
     shown = _text(invoke("backfill", "show", record.backfill_id))
-    for part in ("status failed", "policy missing", "partitions all", "selection raw, clean",
-                 "items 10: 8 success, 1 failed, 1 skipped", record.run_ids[0],
-                 "ValueError: no data for 2024-01-03",
-                 f"To resume: flowstone backfill resume {record.backfill_id}"):  # fmt: skip
+    for part in (
+        "status failed",
+        "policy missing",
+        "partitions all",
+        "selection raw, clean",
+        "items 10: 8 success, 1 failed, 1 skipped",
+        record.run_ids[0],
+        "ValueError: no data for 2024-01-03",
+        f"To resume: flowstone backfill resume {record.backfill_id}",
+    ):
         assert part in shown
     details = _json(invoke("backfill", "show", record.backfill_id, "--json"))
     assert details["counts"] == {"success": 8, "failed": 1, "skipped": 1}
     [problem] = details["problems"]
     assert (problem["asset"], problem["partition"], problem["status"]) == (
-        "raw", "2024-01-03", "failed",
-    )  # fmt: skip
+        "raw",
+        "2024-01-03",
+        "failed",
+    )
     assert problem["error"].endswith("ValueError: no data for 2024-01-03")
 
     (daily / "broken-2024-01-03").unlink()
-    resumed = _json(invoke("backfill", "resume", record.backfill_id, "-f", "daily.py", "--json"))
+    resume = ("backfill", "resume", record.backfill_id, "-f", "daily.py", "--concurrency", "3")
+    resumed = _json(invoke(*resume, "--json"))
     assert [item["partition"] for item in resumed["run"]["items"]] == ["2024-01-03"] * 2
     assert resumed["complete"] and resumed["backfill"]["status"] == "success"
     assert len(resumed["backfill"]["run_ids"]) == 2
@@ -221,10 +237,8 @@ def test_list_shows_backfills_newest_first(invoke: Invoke, daily: Path) -> None:
     assert len(_json(invoke("backfill", "list", "--limit", "1", "--json"))) == 1
 
 
-def test_an_asset_named_like_a_subcommand_is_selected_with_run(
-    invoke: Invoke, daily: Path
-) -> None:
-    payload = _json(invoke("backfill", "run", "show", "-f", "named.py", "--json"))
+def test_an_asset_named_like_a_subcommand_is_selected_with_run(invoke: Invoke, daily: Path) -> None:
+    payload = _json(invoke("backfill", "run", "show", "-m", "named", "--json"))
     assert [item["asset"] for item in payload["run"]["items"]] == ["show"]
     assert invoke("backfill", "show").exit_code == 2  # the subcommand, missing its ID
     help_text = invoke("backfill", "--help").output
@@ -254,8 +268,19 @@ def test_store_option_chooses_the_store(invoke: Invoke, daily: Path) -> None:
         (["-f", "daily.py", "--from", "2024-01-02"], "was given without --to"),
         (["-f", "daily.py", "--to", "2024-01-02"], "was given without --from"),
         (["-f", "daily.py", "--partition", "2024-01-02", "--all-partitions"], "together"),
-        (["-f", "daily.py", "--partition", "2024-01-01", "--from", "2024-01-01",
-          "--to", "2024-01-02"], "together"),  # fmt: skip
+        (
+            [
+                "-f",
+                "daily.py",
+                "--partition",
+                "2024-01-01",
+                "--from",
+                "2024-01-01",
+                "--to",
+                "2024-01-02",
+            ],
+            "together",
+        ),
         (["-f", "daily.py", "--policy", "sometimes"], "sometimes"),
         (["-f", "daily.py", "--concurrency", "0"], "--concurrency"),
         (["-f", "daily.py", "--partition", "2024-02-01"], "2024-02-01"),
@@ -283,9 +308,7 @@ def test_bad_usage_exits_2_and_records_nothing(
 
 
 def test_progress_counts_describe_done_failed_and_remaining() -> None:
-    counts = Counter(
-        {MaterializationStatus.SUCCESS: 3, MaterializationStatus.BLOCKED: 2}
-    )
+    counts = Counter({MaterializationStatus.SUCCESS: 3, MaterializationStatus.BLOCKED: 2})
     assert describe_counts(counts, 9) == "done 3 · failed 0 · blocked 2 · remaining 4"
     assert describe_counts(Counter(), 0) == "done 0 · failed 0 · remaining 0"
 
@@ -294,9 +317,11 @@ def test_ctrl_c_cancels_the_backfill_and_resume_finishes_it(project: Path) -> No
     (project / "slow.py").write_text(SLOW)
     command = [sys.executable, "-m", "flowstone.cli", "backfill", "-f", "slow.py"]
     process = subprocess.Popen(
-        [*command, "--concurrency", "1"], cwd=project, stdout=subprocess.PIPE,
+        [*command, "--concurrency", "1"],
+        cwd=project,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-    )  # fmt: skip
+    )
     deadline = time.monotonic() + 60
     while not (project / "slow.started").exists():
         assert process.poll() is None, process.communicate()
@@ -318,8 +343,20 @@ def test_ctrl_c_cancels_the_backfill_and_resume_finishes_it(project: Path) -> No
     (project / "fast").write_text("")
     resumed = subprocess.run(
         [*command[:-3], "backfill", "resume", record.backfill_id, "-f", "slow.py", "--json"],
-        cwd=project, capture_output=True, check=False,
-    )  # fmt: skip
+        cwd=project,
+        capture_output=True,
+        check=False,
+    )
     assert resumed.returncode == 0, resumed.stderr
     payload = json.loads(resumed.stdout)
     assert payload["complete"] and payload["backfill"]["status"] == "success"
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["-f", "daily.py"], ["list"], ["show", "0123abcd"], ["resume", "0123abcd", "-f", "daily.py"]],
+)
+def test_a_store_that_fails_exits_1(invoke: Invoke, daily: Path, arguments: list[str]) -> None:
+    result = invoke("backfill", *arguments, "--store", "bogus://nowhere")
+    assert result.exit_code == 1, result.output
+    assert "StorageError: Unsupported metadata store database 'bogus'" in _text(result)

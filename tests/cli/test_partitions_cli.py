@@ -123,7 +123,9 @@ def test_materialize_summary_shows_blocked_items_with_their_reason(
     text = " ".join(result.output.split())
     assert "blocked" in text
     assert "has never been materialized" in text
-    payload = invoke("materialize", "-f", "daily.py", "clean", "--partition", "2024-01-01", "--json")
+    payload = invoke(
+        "materialize", "-f", "daily.py", "clean", "--partition", "2024-01-01", "--json"
+    )
     [item] = json.loads(payload.stdout)["items"]
     assert item["status"] == "blocked"
     assert "raw[2024-01-01]" in item["error"]

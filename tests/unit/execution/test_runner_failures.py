@@ -146,14 +146,22 @@ async def test_cancel_finishes_and_records_a_save_under_way(
     assert manager.exists(IOContext(AssetKey.parse("saved_during_cancel"), "__unpartitioned__"))
 
 
-def _peak_concurrency(registry: Registry, count: int, seconds: float) -> Callable[[], int]:
+def _peak_concurrency(
+    registry: Registry, count: int, seconds: float, limit: int
+) -> Callable[[], int]:
+    """``count`` sleepers; the first ``limit`` wait for each other, so the peak never depends on
+    how fast a loaded machine starts threads."""
     lock = threading.Lock()
     running = [0, 0]  # current, peak
+    limit_reached = threading.Event()
 
     def work() -> None:
         with lock:
             running[0] += 1
             running[1] = max(running[1], running[0])
+            if running[0] >= limit:
+                limit_reached.set()
+        limit_reached.wait(timeout=10)
         time.sleep(seconds)
         with lock:
             running[0] -= 1
@@ -168,7 +176,7 @@ def _peak_concurrency(registry: Registry, count: int, seconds: float) -> Callabl
 def test_concurrency_is_the_exact_limit(
     run: Run, registry: Registry, count: int, concurrency: int
 ) -> None:
-    peak = _peak_concurrency(registry, count, 0.1)
+    peak = _peak_concurrency(registry, count, 0.1, concurrency)
     assert run(concurrency=concurrency, io_managers={"fs": InMemoryIOManager()}).success
     assert peak() == concurrency
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeAlias
 
 import pytest
 from hypothesis import given, settings
@@ -46,6 +47,12 @@ DST_DATES = (
 SPAN_DAYS = {Grain.HOUR: (1, 3), Grain.DAY: (1, 20), Grain.WEEK: (14, 50), Grain.MONTH: (62, 100)}
 # Days that hold more than three windows of a grain (offsets are at most 3) plus one.
 MARGIN_DAYS = {Grain.HOUR: 1, Grain.DAY: 4, Grain.WEEK: 22, Grain.MONTH: 100}
+
+
+WindowCase: TypeAlias = tuple[
+    TimeWindowPartitions, PartitionKey, TimeWindowPartitions, tuple[int, int], PartitionState
+]
+"""Downstream definition, downstream key, upstream definition, (start, end) offsets, state."""
 
 
 def days(first: str, count: int) -> tuple[PartitionKey, ...]:
@@ -100,7 +107,7 @@ def window_oracle(
     margin = timedelta(days=MARGIN_DAYS[up.grain])
     every = tuple(widened(up, start - margin, end + margin).get_partition_keys())
     existing = overlapping(up, tuple(up.get_partition_keys(state)), start, end)
-    missing = [k for k in overlapping(up, every, start, end) if k not in set(existing)]
+    missing = [k for k in overlapping(up, every, start, end) if k not in existing]
     return MappedKeys(tuple(existing), tuple(missing))
 
 
@@ -118,9 +125,7 @@ def window_definitions(
 @st.composite
 def window_cases(
     draw: st.DrawFn,
-) -> tuple[
-    TimeWindowPartitions, PartitionKey, TimeWindowPartitions, tuple[int, int], PartitionState
-]:
+) -> WindowCase:
     """Two time-window definitions near each other, a downstream key, offsets and a state."""
     anchor = draw(
         st.one_of(st.sampled_from(DST_DATES), st.dates(date(2023, 1, 1), date(2025, 12, 31)))
@@ -134,8 +139,9 @@ def window_cases(
     first = draw(st.integers(-3, 3))
     offsets = (first, draw(st.integers(first, 3)))
     assert up.end is not None
-    if draw(st.booleans()):  # open-ended upstream: ``now`` decides its last window
-        now = up.end.astimezone(UTC) + timedelta(minutes=draw(st.integers(0, 90)))
+    if draw(st.booleans()):  # open-ended upstream: ``now`` decides its last window, if any
+        closing = draw(st.sampled_from([up.start, up.end]))
+        now = closing.astimezone(UTC) + timedelta(minutes=draw(st.integers(0, 90)))
         up = TimeWindowPartitions(
             up.grain, up.start, None, timezone=up.timezone, week_start=up.week_start
         )
@@ -146,9 +152,7 @@ def window_cases(
 @EXAMPLES
 @given(window_cases())
 def test_time_window_mapping_reads_exactly_the_overlapping_windows(
-    case: tuple[
-        TimeWindowPartitions, PartitionKey, TimeWindowPartitions, tuple[int, int], PartitionState
-    ],
+    case: WindowCase,
 ) -> None:
     down, key, up, offsets, state = case
     mapping = TimeWindowMapping(start_offset=offsets[0], end_offset=offsets[1])
@@ -164,9 +168,7 @@ def test_time_window_mapping_reads_exactly_the_overlapping_windows(
 @EXAMPLES
 @given(window_cases())
 def test_identity_on_equal_windows_reads_the_same_key_or_reports_it_missing(
-    case: tuple[
-        TimeWindowPartitions, PartitionKey, TimeWindowPartitions, tuple[int, int], PartitionState
-    ],
+    case: WindowCase,
 ) -> None:
     down, key, _, _, state = case
     assert down.end is not None

@@ -5,6 +5,7 @@ Every test passes ``now`` explicitly: nothing here depends on the real clock.
 
 from __future__ import annotations
 
+import itertools
 import pickle
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -109,7 +110,7 @@ def test_keys_overlapping_a_span_cover_it_in_order_without_gaps(
     span_end = definition.time_window(last).end
     keys = definition.keys_overlapping(moment, span_end)
     assert keys[0] == first and keys[-1] == last and len(keys) == count + 1
-    for before, after in zip(keys, keys[1:], strict=False):
+    for before, after in itertools.pairwise(keys):
         assert definition.shift(before, 1) == after
 
 
@@ -207,24 +208,26 @@ def test_monthly_windows_follow_the_calendar_including_a_leap_february() -> None
     assert months.describe() == "monthly partitions from 2023-01 to 2024-12 (UTC)"
 
 
+def at(day: int, hour: int = 0, minute: int = 0) -> PartitionState:
+    """A state whose time now is January ``day``, 2024, ``hour:minute`` UTC."""
+    return PartitionState(now=datetime(2024, 1, day, hour, minute, tzinfo=UTC))
+
+
 def test_without_an_end_the_keys_stop_at_the_last_complete_window_at_now() -> None:
     days = DailyPartitions("2024-01-01")
-    at = lambda *fields: PartitionState(now=datetime(*fields, tzinfo=UTC))  # noqa: E731
-    assert days.get_partition_keys(at(2024, 1, 5, 12)) == (
+    assert days.get_partition_keys(at(5, 12)) == (
         "2024-01-01",
         "2024-01-02",
         "2024-01-03",
         "2024-01-04",
     )
-    assert days.get_partition_keys(at(2024, 1, 5)) == days.get_partition_keys(at(2024, 1, 5, 12))
-    assert days.get_partition_keys(at(2024, 1, 1, 5)) == ()
-    assert days.contains("2024-01-04", at(2024, 1, 5)) and not days.contains(
-        "2024-01-05", at(2024, 1, 5)
-    )
+    assert days.get_partition_keys(at(5)) == days.get_partition_keys(at(5, 12))
+    assert days.get_partition_keys(at(1, 5)) == ()
+    assert days.contains("2024-01-04", at(5)) and not days.contains("2024-01-05", at(5))
     with pytest.raises(PartitionError, match=r"'2024-01-05' is outside.*'2024-01-04'"):
-        days.validate_key("2024-01-05", at(2024, 1, 5, 12))
+        days.validate_key("2024-01-05", at(5, 12))
     berlin = DailyPartitions("2024-01-01", timezone=BERLIN)
-    assert berlin.get_partition_keys(at(2024, 1, 4, 23, 30))[-1] == "2024-01-04"
+    assert berlin.get_partition_keys(at(4, 23, 30))[-1] == "2024-01-04"
     assert days.describe() == "daily partitions from 2024-01-01 onwards (UTC)"
 
 
