@@ -150,8 +150,9 @@ def _report(workload: str, runs: dict[str, list[dict[str, float]]]) -> None:
     print(f"  flowstone per item:              {flowstone / items * 1000:8.3f} ms")
     print(f"  beyond the floor, per item:      {(flowstone - floor) / items * 1000:8.3f} ms")
     print(f"  flowstone / floor:               {flowstone / floor:8.2f}x")
-    print(f"  peak memory flowstone / floor:   {median('flowstone', 'peak_mb'):6.0f} MB / "
-          f"{median('floor', 'peak_mb'):.0f} MB")  # fmt: skip
+    peak, floor_peak = median("flowstone", "peak_mb"), median("floor", "peak_mb")
+    print(f"  peak memory (max RSS):           {peak:6.0f} MB "
+          f"(the floor, same interpreter and imports: {floor_peak:.0f} MB)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -33,3 +33,36 @@ def test_quickstart_materializes_every_asset_and_the_report(
         "revenue_by_product",
         "top_customers",
     }
+
+
+def test_partitioned_example_backfills_two_months_by_day_region_week_and_month(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    pipeline = str(EXAMPLES / "partitioned.py")
+    args = ["backfill", "-f", pipeline, "--from", "2024-01-01", "--to", "2024-02-29", "--json"]
+    result = runner.invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    days, regions, months = 60, 3, 2
+    assert (
+        report["succeeded"]
+        == days * regions + days + days + months
+        == report["backfill"]["item_count"]
+    )
+
+    def history(asset: str, partition: str) -> dict[str, object]:
+        args = ["history", asset, "--partition", partition, "--json"]
+        output = runner.invoke(cli, args, catch_exceptions=False).output
+        [record] = json.loads(output)
+        return dict(record)
+
+    february = history("monthly_sales", "2024-02")
+    assert february["metadata"] == {"days": 29}
+    week = history("rolling_week", "2024-01-10")
+    assert sorted(edge["upstream_partition_key"] for edge in week["inputs"]) == [
+        f"2024-01-{day:02d}" for day in range(4, 11)
+    ]
+    first_day = history("rolling_week", "2024-01-01")
+    assert [edge["upstream_partition_key"] for edge in first_day["inputs"]] == ["2024-01-01"]

@@ -41,6 +41,7 @@ from flowstone.execution import (
 )
 from flowstone.execution import backfill as start_backfill
 from flowstone.execution.api import open_store, resolve_settings
+from flowstone.execution.backfill import new_backfill_id
 from flowstone.keys import AssetKey, PartitionKey
 from flowstone.storage import BackfillRecord, MaterializationStatus, MetadataStore
 
@@ -105,6 +106,7 @@ def run(
     chosen ones; exit 0 only when every item succeeded."""
     settings = resolve_settings(store_url=store_url, concurrency=concurrency)
     registry = load_definitions(module, file, settings)
+    backfill_id = new_backfill_id()
     work = partial(
         start_backfill,
         list(selection) or None,
@@ -114,10 +116,11 @@ def run(
         store=settings.resolved_store_url(),
         concurrency=settings.concurrency,
         project_dir=settings.project_dir,
+        backfill_id=backfill_id,
     )
-    hint = "Resume it with: flowstone backfill resume ID (the newest in `flowstone backfill list`)."
+    resume = resume_command(backfill_id, module=module, file=file, store_url=store_url)
+    hint = f"Resume it with: {resume}"
     result = run_with_progress(work, title="backfill", quiet=as_json, interrupted_hint=hint)
-    resume = resume_command(result.backfill_id, module=module, file=file, store_url=store_url)
     report_result(result, resume=resume, as_json=as_json)
     exit_with_outcome(result.success)
 

@@ -94,6 +94,7 @@ async def backfill_async(
     concurrency: int | None = None,
     project_dir: Path | None = None,
     on_event: Callable[[RunEvent], None] | None = None,
+    backfill_id: str | None = None,
 ) -> BackfillResult:
     """Create and run a backfill inside a running event loop. See ``backfill``."""
     if policy not in get_args(BackfillPolicy):
@@ -111,7 +112,7 @@ async def backfill_async(
         )
         now = datetime.now(UTC)
         record = BackfillRecord(
-            backfill_id=uuid.uuid4().hex[:12],
+            backfill_id=backfill_id or new_backfill_id(),
             status=BackfillStatus.RUNNING,
             selection=[str(key) for key in selected],
             partitions=describe_request(partitions),
@@ -155,6 +156,7 @@ def backfill(
     concurrency: int | None = None,
     project_dir: Path | None = None,
     on_event: Callable[[RunEvent], None] | None = None,
+    backfill_id: str | None = None,
 ) -> BackfillResult:
     """Materialize many partitions as one persisted backfill that can be resumed.
 
@@ -164,6 +166,8 @@ def backfill(
         policy: ``"missing"`` (never materialized), ``"failed"`` (last attempt failed) or
             ``"all"``.
         concurrency: items run at once (default from settings).
+        backfill_id: the new backfill's id (``new_backfill_id()`` by default), so a caller can
+            name it before it starts, e.g. to say how to resume after an interruption.
 
     Example:
         >>> days = PartitionRange("2024-01-01", "2024-12-31")
@@ -183,8 +187,14 @@ def backfill(
             concurrency=concurrency,
             project_dir=project_dir,
             on_event=on_event,
+            backfill_id=backfill_id,
         )
     )
+
+
+def new_backfill_id() -> str:
+    """A fresh, short, random backfill id."""
+    return uuid.uuid4().hex[:12]
 
 
 def resume_backfill(
