@@ -2,29 +2,33 @@
 
 An asset can add keys to a dynamic partitions definition (``context.add_partitions``). A
 downstream asset partitioned by it must see them in the same run, so it is planned only once every
-selected upstream asset of it has finished, with the keys as they are then.
+selected upstream asset of it has finished, with the keys as they are then. If one of those did
+not succeed, the keys may be incomplete: the deferred asset's items are skipped, and so are the
+assets that wait for it.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
 
 import anyio.to_thread
 
 from flowstone.definitions import PartitionChange
+from flowstone.errors import PartitionError
 from flowstone.execution.partition_request import resolve_partition_keys
 from flowstone.execution.plan import (
     ItemKey,
     Plan,
     PlanItem,
+    item_label,
     mark_blocked,
     plan_asset_items,
     read_external_inputs,
 )
-from flowstone.keys import AssetKey
+from flowstone.keys import AssetKey, PartitionKey
 from flowstone.partitions import PartitionState, iter_dynamic_names
-from flowstone.storage import MaterializationRecord, MetadataStore
+from flowstone.storage import MaterializationRecord, MaterializationStatus, MetadataStore
 
 
 class DeferredAssets:
@@ -39,12 +43,15 @@ class DeferredAssets:
         self._ancestors = {
             key: selected.intersection(plan.graph.upstream(key)) for key in plan.deferred
         }
+        self._troubled: dict[AssetKey, str] = {}
         self.external: dict[ItemKey, MaterializationRecord] = {}
         """Stored inputs found for the items planned last."""
 
-    def finished(self, asset_key: AssetKey) -> None:
-        """One item of ``asset_key`` has finished (in any status)."""
-        self._pending[asset_key] -= 1
+    def finished(self, key: ItemKey, status: MaterializationStatus) -> None:
+        """Item ``key`` has finished with ``status``."""
+        self._pending[key[0]] -= 1
+        if status is not MaterializationStatus.SUCCESS:
+            self._troubled.setdefault(key[0], f"upstream {item_label(key)} {status.value}")
 
     def apply(self, changes: Iterable[PartitionChange]) -> None:
         """Write the dynamic partition keys a stored materialization added or removed."""
@@ -54,15 +61,26 @@ class DeferredAssets:
             else:
                 self._store.add_dynamic_partitions(change.name, list(change.keys))
 
-    async def expand_ready(self, planned: Collection[ItemKey]) -> list[PlanItem] | None:
-        """The items of the next deferred asset whose upstream assets are done, or ``None``."""
+    async def expand_ready(
+        self, planned: Collection[ItemKey]
+    ) -> tuple[list[PlanItem], str | None] | None:
+        """The items of the next deferred asset whose upstream assets are done, and why they
+        must be skipped (``None`` when they can run); ``None`` when no asset is ready."""
         ready = next((key for key in self._waiting if self._is_ready(key)), None)
         if ready is None:
             return None
         self._waiting.remove(ready)
-        items = await anyio.to_thread.run_sync(self._plan_asset, ready, set(planned))
+        skip = next(
+            (self._troubled[up] for up in self._ancestors[ready] if up in self._troubled), None
+        )
+        try:
+            items = await anyio.to_thread.run_sync(self._plan_asset, ready, set(planned))
+        except PartitionError as exc:
+            items, skip = [], f"its partitions could not be resolved: {exc}"
+        if skip is not None:
+            self._troubled[ready] = skip
         self._pending[ready] += len(items)
-        return items
+        return items, skip
 
     def _is_ready(self, key: AssetKey) -> bool:
         return all(
@@ -76,7 +94,12 @@ class DeferredAssets:
             names |= iter_dynamic_names(graph.get(dependency.asset_key).partitions)
         dynamic = self._store.get_dynamic_partitions(sorted(names))
         state = PartitionState(now=self._plan.state.now, dynamic=dynamic)
-        keys = resolve_partition_keys(graph, [asset_key], self._plan.request, state)[asset_key]
+        known: defaultdict[AssetKey, list[PartitionKey]] = defaultdict(list)
+        for up_asset, partition_key in planned:
+            known[up_asset].append(partition_key)
+        keys = resolve_partition_keys(graph, [asset_key], self._plan.request, state, known=known)[
+            asset_key
+        ]
         items = plan_asset_items(graph, asset_key, keys, state)
         planned |= {item.key for item in items}
         self.external = read_external_inputs(items, planned, self._store)

@@ -117,10 +117,10 @@ def build_plan(
     deferred = _deferred_assets(graph, selected) if defer_dynamic and only is None else []
     state = read_partition_state(graph, selected, store, now)
     planned_assets = [key for key in selected if key not in deferred]
-    if deferred and request is None:
-        resolve_partition_keys(graph, deferred, request, state)  # raises: keys are needed
     if only is None:
-        keys = resolve_partition_keys(graph, planned_assets, request, state)
+        # Every selected asset, deferred ones included, so a bad request fails before anything
+        # runs; deferred assets are resolved again when they are planned.
+        keys = resolve_partition_keys(graph, selected, request, state)
     else:
         keys = {asset: [] for asset in planned_assets}
         for asset, partition in only:
@@ -263,13 +263,14 @@ def _dynamic_names(graph: AssetGraph, assets: Iterable[AssetKey]) -> frozenset[s
 
 
 def _deferred_assets(graph: AssetGraph, selected: Sequence[AssetKey]) -> list[AssetKey]:
-    """Selected assets whose partitions depend on dynamic keys an upstream asset may add."""
+    """Selected assets whose partitions depend on dynamic keys an upstream asset may add, and
+    every selected asset downstream of those (they must wait for them)."""
     chosen = set(selected)
     deferred: list[AssetKey] = []
     for key in selected:
-        if not _dynamic_names(graph, _with_inputs(graph, [key])):
-            continue
-        if chosen.intersection(graph.upstream(key)):
+        upstream = chosen.intersection(graph.upstream(key))
+        dynamic = bool(_dynamic_names(graph, _with_inputs(graph, [key])))
+        if (dynamic and upstream) or upstream.intersection(deferred):
             deferred.append(key)
     return deferred
 

@@ -77,6 +77,7 @@ class Runner:
         self._items = {item.key: item for item in plan.items}
         self._order: list[ItemKey] = list(self._items)
         self._deferred = DeferredAssets(plan, store)
+        self._skip_reasons: dict[ItemKey, str] = {}
         self._results: dict[ItemKey, ItemResult] = {}
         self._records: dict[ItemKey, MaterializationRecord] = dict(plan.external)
         self._materializer = Materializer(plan, managers)
@@ -136,8 +137,11 @@ class Runner:
 
     async def _expand_deferred(self) -> None:
         """Plan deferred assets whose upstream assets have all finished, and queue their items."""
-        while (items := await self._deferred.expand_ready(self._items.keys())) is not None:
+        while (expanded := await self._deferred.expand_ready(self._items.keys())) is not None:
+            items, skip = expanded
             new = [item for item in items if item.key not in self._items]
+            if skip is not None:
+                self._skip_reasons.update(dict.fromkeys((item.key for item in new), skip))
             self._order.extend(item.key for item in new)
             self._materializer.add_external(self._deferred.external)
             self._records.update(self._deferred.external)
@@ -199,7 +203,7 @@ class Runner:
             if key in self._results:  # already run as part of a chain
                 continue
             item = self._items[key]
-            reason = item.blocked or self._upstream_problem(item)
+            reason = item.blocked or self._skip_reasons.get(key) or self._upstream_problem(item)
             if reason is None:
                 self._ready.append(item)
                 continue
@@ -378,7 +382,7 @@ class Runner:
             metadata=metadata,
         )
         self._results[item.key] = result
-        self._deferred.finished(item.asset_key)
+        self._deferred.finished(item.key, status)
         self._emit(RunEvent("finished", item, len(self._items), result))
 
     def _next_record_id(self) -> str:
