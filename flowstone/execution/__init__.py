@@ -2,13 +2,13 @@
 
 from flowstone.execution.api import materialize, materialize_async
 from flowstone.execution.backfill import (
-    BackfillPolicy,
     BackfillResult,
     backfill,
     backfill_async,
     resume_backfill,
     resume_backfill_async,
 )
+from flowstone.execution.backfill_targets import BackfillPolicy
 from flowstone.execution.partition_request import ALL_PARTITIONS, PartitionRange, PartitionRequest
 from flowstone.execution.plan import InputSpec, Plan, PlanItem, build_plan
 from flowstone.execution.result import ItemResult, RunEvent, RunResult

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
 import anyio
 import anyio.to_thread
@@ -22,18 +22,18 @@ import anyio.to_thread
 from flowstone.definitions import AssetDef, Definitions, Registry
 from flowstone.errors import BackfillError
 from flowstone.execution.api import build_graph, open_store, resolve_settings
-from flowstone.execution.partition_request import (
-    PartitionRequest,
-    describe_request,
-    resolve_partition_keys,
+from flowstone.execution.backfill_targets import (
+    BackfillPolicy,
+    remaining_items,
+    select_targets,
 )
-from flowstone.execution.plan import ItemKey, Plan, build_plan, read_partition_state
+from flowstone.execution.partition_request import PartitionRequest, describe_request
+from flowstone.execution.plan import ItemKey, Plan, build_plan
 from flowstone.execution.resources import IOManagerSet
 from flowstone.execution.result import RunEvent, RunResult
 from flowstone.execution.runner import Runner
 from flowstone.graph import AssetGraph, select
 from flowstone.io import IOManager
-from flowstone.keys import AssetKey
 from flowstone.storage import (
     BackfillRecord,
     BackfillStatus,
@@ -41,10 +41,7 @@ from flowstone.storage import (
     MetadataStore,
 )
 
-BackfillPolicy = Literal["missing", "failed", "all"]
-"""Which items a backfill targets: never materialized, last attempt failed, or every item."""
-
-Definitions_ = Registry | Definitions | Sequence[AssetDef[Any, Any]] | None
+DefinitionsLike = Registry | Definitions | Sequence[AssetDef[Any, Any]] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +72,7 @@ class BackfillResult:
 
 @dataclass(frozen=True, slots=True)
 class _Options:
-    definitions: Definitions_
+    definitions: DefinitionsLike
     store: str | MetadataStore | None
     io_managers: Mapping[str, IOManager] | None
     concurrency: int | None
@@ -88,7 +85,7 @@ async def backfill_async(
     *,
     partitions: PartitionRequest = "all",
     policy: BackfillPolicy = "missing",
-    definitions: Definitions_ = None,
+    definitions: DefinitionsLike = None,
     store: str | MetadataStore | None = None,
     io_managers: Mapping[str, IOManager] | None = None,
     concurrency: int | None = None,
@@ -108,8 +105,9 @@ async def backfill_async(
     selected = select(graph, selection)
     with open_store(store, settings) as opened:
         targets = await anyio.to_thread.run_sync(
-            _target_items, graph, selected, opened, partitions, policy
+            select_targets, graph, selected, opened, partitions, policy
         )
+        prepared = await _prepare(graph, targets.items, opened, options)
         now = datetime.now(UTC)
         record = BackfillRecord(
             backfill_id=backfill_id or new_backfill_id(),
@@ -119,16 +117,16 @@ async def backfill_async(
             policy=policy,
             created_at=now,
             updated_at=now,
-            item_count=len(targets),
+            item_count=len(targets.recorded),
         )
-        await anyio.to_thread.run_sync(opened.add_backfill, record, targets)
-        return await _run(graph, record, targets, opened, options)
+        await anyio.to_thread.run_sync(opened.add_backfill, record, targets.recorded)
+        return await _run(record, prepared, opened, options)
 
 
 async def resume_backfill_async(
     backfill_id: str,
     *,
-    definitions: Definitions_ = None,
+    definitions: DefinitionsLike = None,
     store: str | MetadataStore | None = None,
     io_managers: Mapping[str, IOManager] | None = None,
     concurrency: int | None = None,
@@ -141,8 +139,9 @@ async def resume_backfill_async(
     graph = build_graph(definitions)
     with open_store(store, settings) as opened:
         record = await anyio.to_thread.run_sync(_load_backfill, opened, backfill_id)
-        remaining = await anyio.to_thread.run_sync(_remaining_items, opened, record, graph)
-        return await _run(graph, record, remaining, opened, options)
+        remaining = await anyio.to_thread.run_sync(remaining_items, opened, record, graph)
+        prepared = await _prepare(graph, remaining, opened, options)
+        return await _run(record, prepared, opened, options)
 
 
 def backfill(
@@ -150,7 +149,7 @@ def backfill(
     *,
     partitions: PartitionRequest = "all",
     policy: BackfillPolicy = "missing",
-    definitions: Definitions_ = None,
+    definitions: DefinitionsLike = None,
     store: str | MetadataStore | None = None,
     io_managers: Mapping[str, IOManager] | None = None,
     concurrency: int | None = None,
@@ -200,7 +199,7 @@ def new_backfill_id() -> str:
 def resume_backfill(
     backfill_id: str,
     *,
-    definitions: Definitions_ = None,
+    definitions: DefinitionsLike = None,
     store: str | MetadataStore | None = None,
     io_managers: Mapping[str, IOManager] | None = None,
     concurrency: int | None = None,
@@ -226,30 +225,6 @@ def resume_backfill(
     )
 
 
-def _target_items(
-    graph: AssetGraph,
-    selected: list[AssetKey],
-    store: MetadataStore,
-    request: PartitionRequest,
-    policy: BackfillPolicy,
-) -> list[ItemKey]:
-    state = read_partition_state(graph, selected, store, None)
-    keys = resolve_partition_keys(graph, selected, request, state)
-    items = [(asset, partition) for asset in selected for partition in keys[asset]]
-    if policy == "all":
-        return items
-    latest = store.get_latest(items)
-    if policy == "missing":
-        return [item for item in items if item not in latest or not latest[item].last_success]
-    return [
-        item
-        for item in items
-        if item in latest
-        and latest[item].latest is not None
-        and latest[item].latest.status is MaterializationStatus.FAILED
-    ]
-
-
 def _load_backfill(store: MetadataStore, backfill_id: str) -> BackfillRecord:
     record = store.get_backfill(backfill_id)
     if record is None:
@@ -261,51 +236,22 @@ def _load_backfill(store: MetadataStore, backfill_id: str) -> BackfillRecord:
     return record
 
 
-def _remaining_items(
-    store: MetadataStore, record: BackfillRecord, graph: AssetGraph
-) -> list[ItemKey]:
-    items = store.get_backfill_items(record.backfill_id)
-    outcomes = store.get_backfill_outcomes(record.backfill_id)
-    known = set(graph.keys())
-    for asset_key, _ in items:
-        if asset_key not in known:
-            raise BackfillError(
-                f"Backfill {record.backfill_id!r} includes asset {str(asset_key)!r}, which is no "
-                f"longer defined. Load the definitions it was created with (-m/-f), or start a "
-                f"new backfill."
-            )
-    return [item for item in items if outcomes.get(item) is not MaterializationStatus.SUCCESS]
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A plan for exactly the items to run, with its I/O managers ready."""
+
+    plan: Plan
+    managers: IOManagerSet
+    concurrency: int
 
 
-async def _run(
-    graph: AssetGraph,
-    record: BackfillRecord,
-    items: list[ItemKey],
-    store: MetadataStore,
-    options: _Options,
-) -> BackfillResult:
-    """One invocation: run ``items`` as a run of the backfill and record how it ended."""
-    run: RunResult | None = None
-    status = BackfillStatus.CANCELLED
-    try:
-        if items:
-            run = await _run_items(graph, record, items, store, options)
-        status = await anyio.to_thread.run_sync(_final_status, store, record)
-    finally:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(
-                store.update_backfill, record.backfill_id, status, datetime.now(UTC)
-            )
-    return await anyio.to_thread.run_sync(_result, store, record.backfill_id, run)
-
-
-async def _run_items(
-    graph: AssetGraph,
-    record: BackfillRecord,
-    items: list[ItemKey],
-    store: MetadataStore,
-    options: _Options,
-) -> RunResult:
+async def _prepare(
+    graph: AssetGraph, items: list[ItemKey], store: MetadataStore, options: _Options
+) -> _Prepared | None:
+    """Plan ``items`` and load their I/O managers before anything is recorded, so bad
+    definitions or settings fail without leaving a backfill behind."""
+    if not items:
+        return None
     settings = resolve_settings(options.project_dir, concurrency=options.concurrency)
     assets = list(dict.fromkeys(asset for asset, _ in items))
     plan: Plan = await anyio.to_thread.run_sync(
@@ -313,13 +259,34 @@ async def _run_items(
     )
     managers = IOManagerSet(settings, options.io_managers)
     managers.prepare(plan.asset(key) for key in plan.assets_read_or_written)
-    run_id = uuid.uuid4().hex
-    await anyio.to_thread.run_sync(store.add_backfill_run, record.backfill_id, run_id)
-    runner = Runner(
-        plan, store, managers, concurrency=settings.concurrency, on_event=options.on_event,
-        run_id=run_id,
-    )  # fmt: skip
-    return await runner.run()
+    return _Prepared(plan, managers, settings.concurrency)
+
+
+async def _run(
+    record: BackfillRecord, prepared: _Prepared | None, store: MetadataStore, options: _Options
+) -> BackfillResult:
+    """One invocation: run the prepared plan as a run of the backfill and record how it ended."""
+    run: RunResult | None = None
+    status = BackfillStatus.CANCELLED
+    try:
+        if prepared is not None:
+            run_id = uuid.uuid4().hex
+            await anyio.to_thread.run_sync(store.add_backfill_run, record.backfill_id, run_id)
+            runner = Runner(
+                prepared.plan, store, prepared.managers, concurrency=prepared.concurrency,
+                on_event=options.on_event, run_id=run_id,
+            )  # fmt: skip
+            run = await runner.run()
+        status = await anyio.to_thread.run_sync(_final_status, store, record)
+    except Exception:
+        status = BackfillStatus.FAILED
+        raise
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(
+                store.update_backfill, record.backfill_id, status, datetime.now(UTC)
+            )
+    return await anyio.to_thread.run_sync(_result, store, record.backfill_id, run)
 
 
 def _final_status(store: MetadataStore, record: BackfillRecord) -> BackfillStatus:

@@ -116,6 +116,33 @@ def build_plan(
     selected = graph.topological_order(list(selection))
     deferred = _deferred_assets(graph, selected) if defer_dynamic and only is None else []
     state = read_partition_state(graph, selected, store, now)
+    items = _draft(graph, selected, request, only, state, deferred=deferred)
+    return finish_plan(graph, items, store, state=state, deferred=tuple(deferred), request=request)
+
+
+def draft_plan_items(
+    graph: AssetGraph,
+    selection: Iterable[AssetKey],
+    store: MetadataStore,
+    *,
+    request: PartitionRequest = None,
+) -> list[PlanItem]:
+    """Every requested item with the upstream partitions it reads, before inputs outside the
+    items are looked up (``blocked`` is set only where an input cannot exist)."""
+    selected = graph.topological_order(list(selection))
+    state = read_partition_state(graph, selected, store, None)
+    return _draft(graph, selected, request, None, state)
+
+
+def _draft(
+    graph: AssetGraph,
+    selected: list[AssetKey],
+    request: PartitionRequest,
+    only: Sequence[ItemKey] | None,
+    state: PartitionState,
+    *,
+    deferred: Sequence[AssetKey] = (),
+) -> list[PlanItem]:
     planned_assets = [key for key in selected if key not in deferred]
     if only is None:
         # Every selected asset, deferred ones included, so a bad request fails before anything
@@ -125,12 +152,11 @@ def build_plan(
         keys = {asset: [] for asset in planned_assets}
         for asset, partition in only:
             keys[asset].append(partition)
-    items = [
+    return [
         item
         for asset_key in planned_assets
         for item in plan_asset_items(graph, asset_key, keys[asset_key], state)
     ]
-    return finish_plan(graph, items, store, state=state, deferred=tuple(deferred), request=request)
 
 
 def read_partition_state(

@@ -11,6 +11,8 @@ from flowstone import (
     BackfillError,
     BackfillStatus,
     DailyPartitions,
+    DynamicPartitions,
+    FlowstoneError,
     MaterializationStatus,
     PartitionRange,
     Registry,
@@ -104,3 +106,70 @@ def test_unknown_backfills_and_policies_are_clear_errors(
         backfill(policy="sometimes", definitions=registry, store=store,  # type: ignore[arg-type]
                  project_dir=tmp_path)  # fmt: skip
     assert store.list_backfills() == [] and store.list_runs() == []
+
+
+def test_the_failed_policy_also_redoes_what_the_failure_skipped(
+    registry: Registry, store: SqlMetadataStore, memory: InMemoryIOManager, tmp_path: Path
+) -> None:
+    broken = {"2024-01-04"}
+    calls: list[str] = []
+    _pipeline(broken, calls)
+    options = {"definitions": registry, "store": store, "io_managers": {"fs": memory}}
+    assert not backfill(partitions="all", project_dir=tmp_path, **options).success
+    broken.clear()
+    calls.clear()
+    retry = backfill(partitions="all", policy="failed", project_dir=tmp_path, **options)
+    assert retry.success and retry.backfill.item_count == 3
+    assert sorted(calls) == ["pairs[2024-01-04]", "pairs[2024-01-05]", "raw[2024-01-04]"]
+
+
+def test_items_whose_inputs_cannot_exist_are_reported_but_do_not_keep_a_backfill_open(
+    registry: Registry, store: SqlMetadataStore, memory: InMemoryIOManager, tmp_path: Path
+) -> None:
+    @asset(partitioned_by=DAILY)
+    def raw() -> int:
+        return 1
+
+    @asset(depends_on={"week": TimeWindowMapping(raw, start_offset=-6)}, partitioned_by=DAILY)
+    def weekly(week: dict[str, int]) -> int:
+        return sum(week.values())
+
+    options = {"definitions": registry, "store": store, "io_managers": {"fs": memory}}
+    result = backfill(partitions="all", project_dir=tmp_path, **options)
+    assert result.run is not None
+    blocked = [i.label for i in result.run.items if i.status is MaterializationStatus.BLOCKED]
+    assert blocked == [f"weekly[2024-01-0{day}]" for day in range(1, 7)]
+    assert result.success and result.backfill.item_count == 20 - 6 and result.remaining == 0
+
+
+def test_a_bad_io_manager_fails_before_a_backfill_is_recorded(
+    registry: Registry, store: SqlMetadataStore, tmp_path: Path
+) -> None:
+    @asset(partitioned_by=DAILY, io_manager="no-such-manager")
+    def raw() -> int:
+        return 1
+
+    with pytest.raises(FlowstoneError, match="no-such-manager"):
+        backfill(definitions=registry, store=store, project_dir=tmp_path)
+    assert store.list_backfills() == [] and store.list_runs() == []
+
+
+def test_resume_refuses_partitions_that_no_longer_exist(
+    registry: Registry, store: SqlMetadataStore, memory: InMemoryIOManager, tmp_path: Path
+) -> None:
+    customers = DynamicPartitions("customers")
+    store.add_dynamic_partitions("customers", ["acme", "globex"])
+    failing = {"globex"}
+
+    @asset(partitioned_by=customers)
+    def report(context: AssetContext) -> str:
+        if context.partition_key in failing:
+            raise RuntimeError("not yet")
+        return context.partition_key
+
+    options = {"definitions": registry, "store": store, "io_managers": {"fs": memory}}
+    first = backfill(project_dir=tmp_path, **options)
+    assert first.remaining == 1
+    store.remove_dynamic_partitions("customers", ["globex"])
+    with pytest.raises(BackfillError, match=r"report\[globex\]"):
+        resume_backfill(first.backfill_id, project_dir=tmp_path, **options)
