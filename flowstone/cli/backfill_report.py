@@ -23,7 +23,7 @@ from rich.table import Table
 from flowstone.cli.output import describe, item_label, problems_table, run_as_dict, stdout_console
 from flowstone.execution import BackfillResult
 from flowstone.keys import AssetKey, PartitionKey
-from flowstone.storage import BackfillRecord, MaterializationStatus
+from flowstone.storage import BackfillRecord, MaterializationStatus, mask_url
 
 PROBLEMS_SHOWN = 20
 """Failed or blocked items listed in text output; the rest are counted."""
@@ -54,14 +54,15 @@ class Problem:
 def resume_command(
     backfill_id: str, *, module: str | None, file: Path | None, store_url: str | None
 ) -> str:
-    """The command line that resumes ``backfill_id`` with the same definitions and store."""
+    """The command line that resumes ``backfill_id`` with the same definitions and store (its
+    password masked: never printed)."""
     words = ["flowstone", "backfill", "resume", backfill_id]
     if file is not None:
         words += ["-f", str(file)]
     elif module is not None:
         words += ["-m", module]
     if store_url is not None:
-        words += ["--store", store_url]
+        words += ["--store", mask_url(store_url)]
     return shlex.join(words)
 
 

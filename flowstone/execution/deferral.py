@@ -103,4 +103,5 @@ class DeferredAssets:
         items = plan_asset_items(graph, asset_key, keys, state)
         planned |= {item.key for item in items}
         self.external = read_external_inputs(items, planned, self._store)
-        return [mark_blocked(graph, item, planned, self.external) for item in items]
+        assets = {key[0] for key in planned}
+        return [mark_blocked(graph, item, planned, self.external, assets) for item in items]

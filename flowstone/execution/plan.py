@@ -180,7 +180,8 @@ def finish_plan(
     """Look up the stored inputs from outside ``items`` and mark the items that cannot run."""
     planned = {item.key for item in items}
     external = read_external_inputs(items, planned, store)
-    checked = tuple(mark_blocked(graph, item, planned, external) for item in items)
+    assets = {key[0] for key in planned}
+    checked = tuple(mark_blocked(graph, item, planned, external, assets) for item in items)
     return Plan(graph, checked, external, state, deferred, request)
 
 
@@ -229,6 +230,7 @@ def mark_blocked(
     item: PlanItem,
     planned: Collection[ItemKey],
     external: Mapping[ItemKey, MaterializationRecord],
+    planned_assets: Collection[AssetKey] = (),
 ) -> PlanItem:
     """Block ``item`` if an input is neither planned nor stored (optional inputs are dropped)."""
     if item.blocked is not None:
@@ -246,14 +248,16 @@ def mark_blocked(
         inputs.append(InputSpec(spec.parameter, present, spec.many))
     if not absent:
         return PlanItem(item.key, tuple(inputs), item.reason)
+    count, them = (f"{len(absent)} inputs", "them") if len(absent) > 1 else ("input", "it")
+    if any(key[0] in planned_assets for key in absent):
+        fix = f"widen the partitions of this run to include {them}, or materialize {them} first"
+    else:
+        fix = f"add {them} to the selection (e.g. '+{item.asset_key}')"
     return PlanItem(
         item.key,
         item.inputs,
         item.reason,
-        blocked=(
-            f"input {_labels(absent)} has never been materialized; "
-            f"add it to the selection (e.g. '+{item.asset_key}')"
-        ),
+        blocked=f"{count} {_labels(absent)} never materialized and not in this run; {fix}",
     )
 
 

@@ -1,6 +1,7 @@
 """The metadata store: runs, materializations, lineage, ``latest`` rows, dynamic partitions and
 backfills."""
 
+from flowstone.storage.engine import mask_url
 from flowstone.storage.protocol import MetadataStore
 from flowstone.storage.records import (
     BackfillRecord,
@@ -25,4 +26,5 @@ __all__ = [
     "RunRecord",
     "RunStatus",
     "SqlMetadataStore",
+    "mask_url",
 ]

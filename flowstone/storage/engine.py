@@ -48,6 +48,14 @@ def parse_url(url: str) -> URL:
     return parsed
 
 
+def mask_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``, safe to print in a message or a hint."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<store URL>"
+
+
 def create_store_engine(url: URL) -> Engine:
     """An engine for ``url`` with the dialect's connection set-up (SQLite: create the folder)."""
     if url.get_backend_name() != "sqlite":

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 
+from flowstone.cli.backfill_report import resume_command
 from flowstone.cli.progress import describe_counts
 from flowstone.storage import BackfillStatus, MaterializationStatus
 from flowstone.storage.sql import SqlMetadataStore
@@ -210,14 +211,12 @@ def test_failures_exit_1_then_show_and_resume_finish_the_backfill(
 def test_blocked_items_are_shown_with_their_reason(invoke: Invoke, daily: Path) -> None:
     result = invoke("backfill", "-f", "daily.py", "clean", "--partition", "2024-01-01")
     assert result.exit_code == 1
-    assert "clean[2024-01-01] blocked input raw[2024-01-01] has never been materialized" in (
-        _text(result)
-    )
+    assert "clean[2024-01-01] blocked input raw[2024-01-01] never materialized" in (_text(result))
     backfill_id = _latest_backfill_id(daily)
     details = _json(invoke("backfill", "show", backfill_id, "--json"))
     assert details["counts"] == {"blocked": 1}
     assert details["problems"][0]["status"] == "blocked"
-    assert "never been materialized" in details["problems"][0]["error"]
+    assert "never materialized" in details["problems"][0]["error"]
 
 
 def test_list_shows_backfills_newest_first(invoke: Invoke, daily: Path) -> None:
@@ -360,3 +359,14 @@ def test_a_store_that_fails_exits_1(invoke: Invoke, daily: Path, arguments: list
     result = invoke("backfill", *arguments, "--store", "bogus://nowhere")
     assert result.exit_code == 1, result.output
     assert "StorageError: Unsupported metadata store database 'bogus'" in _text(result)
+
+
+def test_the_resume_hint_never_shows_the_store_password() -> None:
+    hint = resume_command(
+        "3f2a9c0d1e7b",
+        module=None,
+        file=Path("pipeline.py"),
+        store_url="postgresql+psycopg://etl:s3cret@db.example/meta",
+    )
+    assert "s3cret" not in hint
+    assert hint.startswith("flowstone backfill resume 3f2a9c0d1e7b -f pipeline.py --store")

@@ -122,7 +122,7 @@ def test_materialize_summary_shows_blocked_items_with_their_reason(
     assert result.exit_code == 1
     text = " ".join(result.output.split())
     assert "blocked" in text
-    assert "has never been materialized" in text
+    assert "never materialized and not in this run" in text
     payload = invoke(
         "materialize", "-f", "daily.py", "clean", "--partition", "2024-01-01", "--json"
     )

@@ -217,7 +217,7 @@ def test_missing_upstream_outside_the_selection_blocks_with_a_hint(run: Run) -> 
     result = run("wants_it")
     item = result.items[0]
     assert item.status is MaterializationStatus.BLOCKED
-    assert "never_built has never been materialized" in (item.error or "")
+    assert "input never_built never materialized and not in this run" in (item.error or "")
     assert "'+wants_it'" in (item.error or "")
 
 
