@@ -39,9 +39,13 @@ from flowstone.execution import (
     ItemResult,
     PartitionRange,
     RunResult,
+    add_dynamic_partitions,
     backfill,
+    backfill_async,
+    get_dynamic_partitions,
     materialize,
     materialize_async,
+    remove_dynamic_partitions,
     resume_backfill,
 )
 from flowstone.graph import AssetGraph
@@ -111,9 +115,13 @@ __all__ = [
     "TimeWindow",
     "TimeWindowMapping",
     "WeeklyPartitions",
+    "add_dynamic_partitions",
     "asset",
     "backfill",
+    "backfill_async",
+    "get_dynamic_partitions",
     "materialize",
     "materialize_async",
+    "remove_dynamic_partitions",
     "resume_backfill",
 ]

@@ -7,6 +7,10 @@ import types
 import flowstone
 
 EXPECTED = {
+    "add_dynamic_partitions",
+    "backfill_async",
+    "get_dynamic_partitions",
+    "remove_dynamic_partitions",
     "ALL_PARTITIONS",
     "AllPartitions",
     "BackfillError",

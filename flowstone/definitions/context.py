@@ -21,6 +21,7 @@ from flowstone.partitions import (
     TimeWindow,
     TimeWindowPartitions,
 )
+from flowstone.partitions.dynamic import check_new_keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,24 +99,15 @@ class AssetContext:
 
         Downstream assets partitioned by it see the new keys in the same run.
         """
-        self.partition_changes.append(PartitionChange(_name_of(partitions), _keys_of(keys)))
+        name = _name_of(partitions)
+        self.partition_changes.append(PartitionChange(name, check_new_keys(name, keys)))
 
     def remove_partitions(self, partitions: DynamicPartitions | str, keys: Iterable[str]) -> None:
         """Remove keys from a dynamic partitions definition once this materialization is stored."""
-        change = PartitionChange(_name_of(partitions), _keys_of(keys), remove=True)
+        name = _name_of(partitions)
+        change = PartitionChange(name, check_new_keys(name, keys), remove=True)
         self.partition_changes.append(change)
 
 
 def _name_of(partitions: DynamicPartitions | str) -> str:
     return partitions.name if isinstance(partitions, DynamicPartitions) else str(partitions)
-
-
-def _keys_of(keys: Iterable[str]) -> tuple[PartitionKey, ...]:
-    values = (keys,) if isinstance(keys, str) else tuple(keys)
-    for key in values:
-        if not isinstance(key, str) or not key or "|" in key or "=" in key or key == UNPARTITIONED:
-            raise PartitionError(
-                f"Dynamic partition key {key!r} is invalid: keys are non-empty strings without "
-                f"'|' or '='. Change the key."
-            )
-    return values

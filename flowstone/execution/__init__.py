@@ -9,6 +9,11 @@ from flowstone.execution.backfill import (
     resume_backfill_async,
 )
 from flowstone.execution.backfill_targets import BackfillPolicy
+from flowstone.execution.dynamic_partitions import (
+    add_dynamic_partitions,
+    get_dynamic_partitions,
+    remove_dynamic_partitions,
+)
 from flowstone.execution.partition_request import ALL_PARTITIONS, PartitionRange, PartitionRequest
 from flowstone.execution.plan import InputSpec, Plan, PlanItem, build_plan
 from flowstone.execution.result import ItemResult, RunEvent, RunResult
@@ -27,11 +32,14 @@ __all__ = [
     "RunEvent",
     "RunResult",
     "Runner",
+    "add_dynamic_partitions",
     "backfill",
     "backfill_async",
     "build_plan",
+    "get_dynamic_partitions",
     "materialize",
     "materialize_async",
+    "remove_dynamic_partitions",
     "resume_backfill",
     "resume_backfill_async",
 ]

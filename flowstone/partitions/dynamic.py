@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from flowstone.errors import PartitionError
-from flowstone.keys import PartitionKey
+from flowstone.keys import UNPARTITIONED, PartitionKey
 from flowstone.partitions.definition import PartitionState, raise_backwards, show_keys
 
 _NAME = re.compile(r"[\w.-]+")
@@ -89,3 +89,26 @@ class DynamicPartitions:
     def describe(self) -> str:
         """E.g. ``"dynamic partitions 'customers'"``."""
         return f"dynamic partitions {self.name!r}"
+
+
+def check_new_keys(name: str, keys: Iterable[PartitionKey]) -> tuple[PartitionKey, ...]:
+    """The keys to add to dynamic partitions ``name``, once the name and every key are valid.
+
+    Raises:
+        PartitionError: the name is invalid, or a key is empty, contains ``|`` or ``=`` (they
+            separate the dimensions of multi-partition keys) or is the reserved key.
+    """
+    DynamicPartitions(name)
+    values = (keys,) if isinstance(keys, str) else tuple(keys)
+    bad = [
+        key
+        for key in values
+        if not isinstance(key, str) or not key or key == UNPARTITIONED or "|" in key or "=" in key
+    ]
+    if bad:
+        raise PartitionError(
+            f"Dynamic partition key(s) {', '.join(map(repr, bad))} for {name!r} are invalid: "
+            f"a key is a non-empty string without '|' or '=' (and not {UNPARTITIONED!r}). "
+            f"Change the key(s); nothing was written."
+        )
+    return values

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -21,7 +22,10 @@ from flowstone import (
     PartitionRange,
     RunResult,
     StaticPartitions,
+    add_dynamic_partitions,
     asset,
+    get_dynamic_partitions,
+    remove_dynamic_partitions,
 )
 from flowstone.io import IOContext
 from flowstone.storage.sql import SqlMetadataStore
@@ -176,3 +180,31 @@ def test_a_request_no_selected_asset_relates_to_is_refused(
     with pytest.raises(PartitionError, match="do not apply to asset 'regions'"):
         run(partitions=["2024-01-05"])
     assert store.list_runs() == []
+
+
+def test_dynamic_partitions_are_managed_from_python(store: SqlMetadataStore) -> None:
+    assert add_dynamic_partitions(CUSTOMERS, ["acme", "globex", "acme"], store=store) == [
+        "acme",
+        "globex",
+    ]
+    assert add_dynamic_partitions("customers", ["globex", "initech"], store=store) == ["initech"]
+    assert remove_dynamic_partitions(CUSTOMERS, ["globex", "nobody"], store=store) == ["globex"]
+    assert get_dynamic_partitions("customers", store=store) == ("acme", "initech")
+    with pytest.raises(PartitionError, match=re.escape("'a|b'")):
+        add_dynamic_partitions(CUSTOMERS, ["fine", "a|b"], store=store)
+    with pytest.raises(PartitionError, match="name 'no spaces'"):
+        add_dynamic_partitions("no spaces", ["x"], store=store)
+    assert get_dynamic_partitions(CUSTOMERS, store=store) == ("acme", "initech")
+
+
+def test_an_asset_adding_an_invalid_key_fails_and_adds_nothing(
+    run: Run, store: SqlMetadataStore
+) -> None:
+    @asset
+    def bad_keys(context: AssetContext) -> None:
+        context.add_partitions(CUSTOMERS, ["ok", "date=2024-01-01"])
+
+    result = run(io_managers={"fs": InMemoryIOManager()})
+    assert result.items[0].status is MaterializationStatus.FAILED
+    assert "date=2024-01-01" in (result.items[0].error or "")
+    assert get_dynamic_partitions(CUSTOMERS, store=store) == ()
