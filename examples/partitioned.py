@@ -19,7 +19,7 @@ partition produces the same numbers.
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from flowstone import (
     AssetContext,
@@ -43,8 +43,9 @@ ORDERS_PER_DAY = {"eu": 120, "us": 200, "apac": 80}
 def raw_sales(context: AssetContext) -> list[float]:
     """One region's orders of one day (generated, as an upstream system would deliver them)."""
     region = context.partition_keys["region"]
-    start, end = context.partition_time_window
-    assert end - start <= timedelta(hours=25)  # a local day, 23 to 25 hours long
+    start, end = context.partition_time_window  # the local day: 23 to 25 hours long
+    hours = (end.astimezone(UTC) - start.astimezone(UTC)) / timedelta(hours=1)
+    context.add_metadata(hours=hours)
     rng = random.Random(context.partition_key)
     amounts = [round(rng.uniform(3.0, 90.0), 2) for _ in range(ORDERS_PER_DAY[region])]
     context.add_metadata(orders=len(amounts))

@@ -32,7 +32,6 @@ from flowstone.cli.options import (
     store_option,
 )
 from flowstone.cli.progress import run_with_progress
-from flowstone.errors import BackfillError
 from flowstone.execution import (
     ALL_PARTITIONS,
     BackfillPolicy,
@@ -41,7 +40,7 @@ from flowstone.execution import (
 )
 from flowstone.execution import backfill as start_backfill
 from flowstone.execution.api import open_store, resolve_settings
-from flowstone.execution.backfill import new_backfill_id
+from flowstone.execution.backfill import load_backfill, new_backfill_id
 from flowstone.keys import AssetKey, PartitionKey
 from flowstone.storage import BackfillRecord, MaterializationStatus, MetadataStore
 
@@ -179,24 +178,13 @@ def show(*, backfill_id: str, store_url: str | None, as_json: bool) -> None:
     """Show backfill ID: its request, items per status, failed or blocked items, and runs."""
     settings = resolve_settings(store_url=store_url)
     with open_store(None, settings) as store:
-        record = _load_backfill(store, backfill_id)
+        record = load_backfill(store, backfill_id)
         items = store.get_backfill_items(backfill_id)
         outcomes = store.get_backfill_outcomes(backfill_id)
         problems = _load_problems(store, record, items, outcomes)
     counts = count_states(items, outcomes)
     resume = resume_command(backfill_id, module=None, file=None, store_url=store_url)
     report_backfill(record, counts, problems, resume=resume, as_json=as_json)
-
-
-def _load_backfill(store: MetadataStore, backfill_id: str) -> BackfillRecord:
-    record = store.get_backfill(backfill_id)
-    if record is None:
-        latest = ", ".join(b.backfill_id for b in store.list_backfills(5)) or "none yet"
-        raise BackfillError(
-            f"There is no backfill {backfill_id!r} in this store (latest: {latest}). "
-            f"Run `flowstone backfill list` to see them, or pass the --store it was recorded in."
-        )
-    return record
 
 
 def _load_problems(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Sequence
 
 import click
 from rich.table import Table
@@ -12,7 +14,7 @@ from flowstone.cli.output import describe, stdout_console
 from flowstone.errors import SelectionError
 from flowstone.execution.api import open_store, resolve_settings
 from flowstone.keys import UNPARTITIONED, AssetKey
-from flowstone.storage import MaterializationRecord
+from flowstone.storage import LineageEdge, MaterializationRecord
 
 
 @click.command()
@@ -52,10 +54,27 @@ def _table(asset: str, records: list[MaterializationRecord]) -> Table:
     for record in records:
         started = record.started_at.strftime("%Y-%m-%d %H:%M:%S") if record.started_at else ""
         duration = f"{record.duration:.3f}s" if record.duration is not None else ""
-        inputs = ", ".join(sorted({str(edge.upstream_asset_key) for edge in record.inputs}))
+        inputs = _inputs(record.inputs)
         partition = [record.partition_key] if partitioned else []
         table.add_row(
             str(record.sequence), *partition, record.status.value, record.run_id[:8], started,
             duration, inputs, describe(record.error, record.metadata),
         )  # fmt: skip
     return table
+
+
+def _inputs(edges: Sequence[LineageEdge]) -> str:
+    """The upstream items read, ``asset[partition]``; long lists are counted per asset."""
+    labels = sorted(
+        str(edge.upstream_asset_key)
+        if edge.upstream_partition_key == UNPARTITIONED
+        else f"{edge.upstream_asset_key}[{edge.upstream_partition_key}]"
+        for edge in edges
+    )
+    if len(labels) <= 3:
+        return ", ".join(labels)
+    per_asset = Counter(str(edge.upstream_asset_key) for edge in edges)
+    return ", ".join(
+        f"{asset} ({count} partitions)" if count > 1 else asset
+        for asset, count in sorted(per_asset.items())
+    )

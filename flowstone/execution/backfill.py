@@ -138,7 +138,7 @@ async def resume_backfill_async(
     settings = resolve_settings(project_dir, concurrency=concurrency)
     graph = build_graph(definitions)
     with open_store(store, settings) as opened:
-        record = await anyio.to_thread.run_sync(_load_backfill, opened, backfill_id)
+        record = await anyio.to_thread.run_sync(load_backfill, opened, backfill_id)
         remaining = await anyio.to_thread.run_sync(remaining_items, opened, record, graph)
         prepared = await _prepare(graph, remaining, opened, options)
         return await _run(record, prepared, opened, options)
@@ -225,13 +225,18 @@ def resume_backfill(
     )
 
 
-def _load_backfill(store: MetadataStore, backfill_id: str) -> BackfillRecord:
+def load_backfill(store: MetadataStore, backfill_id: str) -> BackfillRecord:
+    """The backfill's record.
+
+    Raises:
+        BackfillError: the store has no backfill ``backfill_id``; the message lists the latest.
+    """
     record = store.get_backfill(backfill_id)
     if record is None:
-        known = ", ".join(b.backfill_id for b in store.list_backfills(5)) or "none yet"
+        latest = ", ".join(b.backfill_id for b in store.list_backfills(5)) or "none yet"
         raise BackfillError(
-            f"There is no backfill {backfill_id!r} in this store (latest: {known}). "
-            f"Run `flowstone backfill list` to see them."
+            f"There is no backfill {backfill_id!r} in this store (latest: {latest}). "
+            f"Run `flowstone backfill list` to see them, or pass the --store it was recorded in."
         )
     return record
 

@@ -14,12 +14,11 @@ from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 from flowstone.definitions import AssetDef
+from flowstone.execution.partition_request import PartitionRequest, resolve_partition_keys
 from flowstone.graph import AssetGraph
 from flowstone.keys import UNPARTITIONED, AssetKey, PartitionKey
 from flowstone.partitions import PartitionState, iter_dynamic_names
 from flowstone.storage import LineageEdge, MaterializationRecord, MetadataStore
-
-from .partition_request import PartitionRequest, resolve_partition_keys
 
 ItemKey: TypeAlias = tuple[AssetKey, PartitionKey]
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from flowstone.errors import RunError
 from flowstone.execution.plan import PlanItem
 from flowstone.keys import UNPARTITIONED, AssetKey, PartitionKey
-from flowstone.storage import MaterializationStatus, RunStatus
+from flowstone.storage import MaterializationRecord, MaterializationStatus, RunStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,21 @@ class ItemResult:
     error: str | None = None
     attempts: int = 0
     metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_record(cls, record: MaterializationRecord, attempts: int) -> ItemResult:
+        """The result a caller sees for the record the runner writes."""
+        return cls(
+            asset_key=record.asset_key,
+            partition_key=record.partition_key,
+            status=record.status,
+            materialization_id=record.materialization_id,
+            started_at=record.started_at,
+            finished_at=record.finished_at,
+            error=record.error,
+            attempts=attempts,
+            metadata=record.metadata,
+        )
 
     @property
     def duration(self) -> float | None:

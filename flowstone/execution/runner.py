@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-import traceback
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from flowstone.definitions import AssetContext
 from flowstone.errors import FlowstoneError
 from flowstone.execution.chain import ChainStep, find_successors
 from flowstone.execution.deferral import DeferredAssets
+from flowstone.execution.failure import describe_error, sole_flowstone_error
 from flowstone.execution.materializer import Attempt, Materializer, Outcome
 from flowstone.execution.plan import ItemKey, Plan, PlanItem, lineage_edges
 from flowstone.execution.recorder import MaterializationRecorder
@@ -112,7 +112,7 @@ class Runner:
             status = RunStatus.SUCCESS if self._all_succeeded() else RunStatus.FAILED
         except BaseExceptionGroup as group:
             status = RunStatus.FAILED
-            error = _sole_flowstone_error(group)
+            error = sole_flowstone_error(group)
             if error is group:
                 raise
             raise error from None
@@ -263,7 +263,7 @@ class Runner:
                     Attempt(item, definition, self._context(item, attempt), started_at)
                 )
             except Exception as exc:  # an asset's own error: recorded, never raised
-                error = _describe(exc)
+                error = describe_error(exc)
                 continue
             return self._finish_steps(steps, attempts=attempt + 1)
         del self._running[item.key]
@@ -312,7 +312,7 @@ class Runner:
             try:
                 outcome = self._materializer.compute(attempt)
             except Exception as exc:  # the follower's own error, recorded like any other
-                steps.append(ChainStep(attempt, _now(), error=_describe(exc)))
+                steps.append(ChainStep(attempt, _now(), error=describe_error(exc)))
                 break
             steps.append(ChainStep(attempt, _now(), outcome))
             follower = self._successors.get(follower.key)
@@ -370,18 +370,7 @@ class Runner:
             if outcome is not None and outcome.partition_changes:
                 self._deferred.apply(outcome.partition_changes)
         self._recorder.add(record)
-        result = ItemResult(
-            asset_key=item.asset_key,
-            partition_key=item.partition_key,
-            status=status,
-            materialization_id=record.materialization_id,
-            started_at=record.started_at,
-            finished_at=record.finished_at,
-            error=error,
-            attempts=attempts,
-            metadata=metadata,
-        )
-        self._results[item.key] = result
+        self._results[item.key] = result = ItemResult.from_record(record, attempts)
         self._deferred.finished(item.key, status)
         self._emit(RunEvent("finished", item, len(self._items), result))
 
@@ -398,20 +387,6 @@ class Runner:
     def _emit(self, event: RunEvent) -> None:
         if self._on_event is not None:
             self._on_event(event)
-
-
-def _sole_flowstone_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The one flowstone error inside a task group's exception group, else the group itself."""
-    errors = group.exceptions
-    while len(errors) == 1 and isinstance(errors[0], BaseExceptionGroup):
-        errors = errors[0].exceptions
-    if len(errors) == 1 and isinstance(errors[0], FlowstoneError):
-        return errors[0]
-    return group
-
-
-def _describe(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(exc)).rstrip()
 
 
 def _now() -> datetime:
