@@ -54,6 +54,7 @@ from flowstone.keys import UNPARTITIONED, AssetKey
 from flowstone.partitions import (
     AllPartitions,
     DailyPartitions,
+    DimensionMapping,
     DynamicPartitions,
     HourlyPartitions,
     Identity,
@@ -86,6 +87,7 @@ __all__ = [
     "DailyPartitions",
     "DefinitionError",
     "Definitions",
+    "DimensionMapping",
     "DynamicPartitions",
     "FlowstoneError",
     "HourlyPartitions",

@@ -7,6 +7,7 @@ import types
 import flowstone
 
 EXPECTED = {
+    "DimensionMapping",
     "add_dynamic_partitions",
     "backfill_async",
     "get_dynamic_partitions",

@@ -10,6 +10,7 @@ from flowstone.partitions.definition import (
 from flowstone.partitions.dynamic import DynamicPartitions
 from flowstone.partitions.mapping import (
     AllPartitions,
+    DimensionMapping,
     Identity,
     LastPartition,
     MappedKeys,
@@ -33,6 +34,7 @@ from flowstone.partitions.time_window import (
 __all__ = [
     "AllPartitions",
     "DailyPartitions",
+    "DimensionMapping",
     "DynamicPartitions",
     "Grain",
     "HourlyPartitions",

@@ -37,6 +37,7 @@ from flowstone.partitions.time_window import TimeWindowPartitions
 __all__ = [
     "NO_LAST_PARTITION",
     "AllPartitions",
+    "DimensionMapping",
     "Identity",
     "LastPartition",
     "MappedKeys",
@@ -235,67 +236,86 @@ class MultiMapping:
 
 
 @dataclass(frozen=True, slots=True)
-class _DimensionKey:
-    """A multi-partitioned asset reads the upstream partition named by one of its dimensions."""
+class DimensionMapping:
+    """One dimension of a multi-partitioned side maps to a single-dimension other side.
+
+    A multi asset (``date`` x ``region``) reading a daily asset maps its ``date`` key through
+    ``mapping``; a single asset reading a multi one gets the ``dimension`` keys ``mapping`` gives,
+    for every key of the other dimensions (a monthly total over ``date`` x ``region`` reads the
+    month's days in every region). ``mapping`` defaults to what the two definitions imply.
+
+    Example:
+        >>> previous_day = TimeWindowMapping(start_offset=-1, end_offset=-1)
+        >>> DimensionMapping(raw_sales, dimension="date", mapping=previous_day)
+    """
 
     target: object = None
     _: KW_ONLY
     dimension: str
+    mapping: PartitionMapping | None = None
     allow_missing: bool = False
 
     def upstream_keys(
         self, downstream: Definition, key: PartitionKey, upstream: Definition, state: PartitionState
     ) -> MappedKeys:
-        part = self._multi(downstream, upstream).keys_by_dimension(key)[self.dimension]
-        return _IDENTITY.upstream_keys(None, part, upstream, state)
+        if isinstance(downstream, MultiPartitions) and not isinstance(upstream, MultiPartitions):
+            part = downstream.keys_by_dimension(key)[self.dimension]
+            side = downstream.dimensions[self.dimension]
+            return self._inner(side, upstream).upstream_keys(side, part, upstream, state)
+        up = self._upstream_multi(downstream, upstream)
+        side = up.dimensions[self.dimension]
+        results = [
+            self._inner(downstream, side).upstream_keys(downstream, key, side, state)
+            if name == self.dimension
+            else _ALL.upstream_keys(None, key, up.dimensions[name], state)
+            for name in up.dimension_names
+        ]
+        return _combine(up, results)
 
     def is_many(self, downstream: Definition, upstream: Definition) -> bool:
-        return False
-
-    def check(self, downstream: Definition, upstream: Definition) -> None:
-        down = self._multi(downstream, upstream)
-        _IDENTITY.check(down.dimensions[self.dimension], upstream)
-
-    def _multi(self, downstream: Definition, upstream: Definition) -> MultiPartitions:
-        if isinstance(downstream, MultiPartitions) and self.dimension in downstream.dimensions:
-            return downstream
-        raise mismatch_error(f"Reading by dimension {self.dimension!r}", downstream, upstream)
-
-
-@dataclass(frozen=True, slots=True)
-class _DimensionSlice:
-    """An asset reads every upstream multi partition whose dimension ``dimension`` is its key."""
-
-    target: object = None
-    _: KW_ONLY
-    dimension: str
-    allow_missing: bool = False
-
-    def upstream_keys(
-        self, downstream: Definition, key: PartitionKey, upstream: Definition, state: PartitionState
-    ) -> MappedKeys:
-        up = self._multi(downstream, upstream)
-        return _combine(
-            up,
-            [
-                (_IDENTITY if name == self.dimension else _ALL).upstream_keys(
-                    None, key, up.dimensions[name], state
-                )
-                for name in up.dimension_names
-            ],
-        )
-
-    def is_many(self, downstream: Definition, upstream: Definition) -> bool:
+        if isinstance(downstream, MultiPartitions) and not isinstance(upstream, MultiPartitions):
+            side = downstream.dimensions[self.dimension]
+            return self._inner(side, upstream).is_many(side, upstream)
         return True
 
     def check(self, downstream: Definition, upstream: Definition) -> None:
-        up = self._multi(downstream, upstream)
-        _IDENTITY.check(downstream, up.dimensions[self.dimension])
+        if isinstance(downstream, MultiPartitions) and not isinstance(upstream, MultiPartitions):
+            _check_dimension(self.dimension, downstream, upstream)
+            side = downstream.dimensions[self.dimension]
+            self._inner(side, upstream).check(side, upstream)
+            return
+        up = self._upstream_multi(downstream, upstream)
+        _check_dimension(self.dimension, up, downstream)
+        self._inner(downstream, up.dimensions[self.dimension]).check(
+            downstream, up.dimensions[self.dimension]
+        )
 
-    def _multi(self, downstream: Definition, upstream: Definition) -> MultiPartitions:
-        if isinstance(upstream, MultiPartitions) and self.dimension in upstream.dimensions:
+    def _inner(self, downstream: Definition, upstream: Definition) -> PartitionMapping:
+        inner = self.mapping or default_mapping(downstream, upstream)
+        if inner is None:
+            raise PartitionError(
+                f"DimensionMapping(dimension={self.dimension!r}) has no mapping between "
+                f"{describe(downstream)} and {describe(upstream)}. Give one, e.g. "
+                f"mapping=TimeWindowMapping() or mapping=StaticMapping(mapping={{...}})."
+            )
+        return inner
+
+    def _upstream_multi(self, downstream: Definition, upstream: Definition) -> MultiPartitions:
+        if isinstance(upstream, MultiPartitions) and not isinstance(downstream, MultiPartitions):
             return upstream
-        raise mismatch_error(f"Slicing by dimension {self.dimension!r}", downstream, upstream)
+        raise mismatch_error(
+            f"DimensionMapping(dimension={self.dimension!r})", downstream, upstream
+        )
+
+
+def _check_dimension(name: str, multi: MultiPartitions, other: Definition) -> None:
+    if name not in multi.dimensions:
+        close = difflib.get_close_matches(name, multi.dimension_names, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise PartitionError(
+            f"DimensionMapping names dimension {name!r}, but {multi.describe()} has only "
+            f"{', '.join(map(repr, multi.dimension_names))}.{hint}"
+        )
 
 
 def default_mapping(downstream: Definition, upstream: Definition) -> PartitionMapping | None:
@@ -303,7 +323,8 @@ def default_mapping(downstream: Definition, upstream: Definition) -> PartitionMa
 
     An unpartitioned upstream is read whole; an unpartitioned asset reads every upstream
     partition; equal definitions map key to key; two time-window definitions map by overlap; a
-    multi asset reads its matching dimension's key, and the other way round it reads the slice.
+    multi asset reads through its matching dimension (equal, else the time dimension against a
+    time definition), and the other way round it reads that dimension's slice.
 
     Example:
         >>> default_mapping(None, StaticPartitions(["us"]))
@@ -316,16 +337,22 @@ def default_mapping(downstream: Definition, upstream: Definition) -> PartitionMa
     if isinstance(downstream, TimeWindowPartitions) and isinstance(upstream, TimeWindowPartitions):
         return TimeWindowMapping()
     if isinstance(downstream, MultiPartitions) and not isinstance(upstream, MultiPartitions):
-        names = _equal_dimensions(downstream, upstream)
-        return _DimensionKey(dimension=names[0]) if len(names) == 1 else None
+        name = _matching_dimension(downstream, upstream)
+        return DimensionMapping(dimension=name) if name is not None else None
     if isinstance(upstream, MultiPartitions) and not isinstance(downstream, MultiPartitions):
-        names = _equal_dimensions(upstream, downstream)
-        return _DimensionSlice(dimension=names[0]) if len(names) == 1 else None
+        name = _matching_dimension(upstream, downstream)
+        return DimensionMapping(dimension=name) if name is not None else None
     return None
 
 
-def _equal_dimensions(multi: MultiPartitions, single: PartitionsDefinition) -> list[str]:
-    return [name for name, dimension in multi.dimensions.items() if dimension == single]
+def _matching_dimension(multi: MultiPartitions, single: PartitionsDefinition) -> str | None:
+    """The one dimension equal to ``single``, else the time dimension when both are time-based."""
+    equal = [name for name, dimension in multi.dimensions.items() if dimension == single]
+    if len(equal) == 1:
+        return equal[0]
+    if not equal and isinstance(single, TimeWindowPartitions):
+        return multi.time_dimension
+    return None
 
 
 def _combine(upstream: MultiPartitions, results: Sequence[MappedKeys]) -> MappedKeys:

@@ -14,6 +14,7 @@ from flowstone.partitions.definition import PartitionsDefinition, PartitionState
 from flowstone.partitions.dynamic import DynamicPartitions
 from flowstone.partitions.mapping import (
     AllPartitions,
+    DimensionMapping,
     Identity,
     MappedKeys,
     MultiMapping,
@@ -271,7 +272,7 @@ def test_default_mapping_from_a_multi_asset_reads_its_matching_dimension() -> No
         ("eu",),
         (),
     )
-    with pytest.raises(PartitionError, match=r"Reading by dimension 'region' cannot map"):
+    with pytest.raises(PartitionError, match=r"DimensionMapping\(dimension='region'\) cannot map"):
         mapping.check(REGIONS, REGIONS)
 
 
@@ -282,3 +283,36 @@ def test_default_mapping_into_a_multi_asset_reads_the_slice_as_a_dict() -> None:
     assert mapping.is_many(DAILY, SALES)
     found = mapping.upstream_keys(DAILY, "2024-01-05", SALES, NOW)
     assert found == ((multi_key("2024-01-05", "us"), multi_key("2024-01-05", "eu")), ())
+
+
+def test_a_multi_asset_reads_a_daily_asset_with_another_start_through_its_time_dimension() -> None:
+    earlier = DailyPartitions("2023-12-01", "2024-02-01")
+    mapping = default_mapping(SALES, earlier)
+    assert mapping == DimensionMapping(dimension="date")
+    mapping.check(SALES, earlier)
+    assert not mapping.is_many(SALES, earlier)
+    assert mapping.upstream_keys(SALES, multi_key("2024-01-05", "eu"), earlier, NOW) == (
+        ("2024-01-05",),
+        (),
+    )
+
+
+def test_a_month_reads_its_days_in_every_region_of_a_multi_asset() -> None:
+    months = MonthlyPartitions("2024-01-01", "2024-02-01")
+    mapping = default_mapping(months, SALES)
+    assert mapping == DimensionMapping(dimension="date")
+    mapping.check(months, SALES)
+    found = mapping.upstream_keys(months, "2024-01", SALES, NOW)
+    assert len(found.keys) == 31 * 2 and not found.missing
+    assert found.keys[:2] == (multi_key("2024-01-01", "us"), multi_key("2024-01-01", "eu"))
+
+
+def test_a_dimension_mapping_carries_its_own_mapping_and_checks_the_dimension() -> None:
+    lagged = DimensionMapping(dimension="date", mapping=TimeWindowMapping(start_offset=-1))
+    found = lagged.upstream_keys(SALES, multi_key("2024-01-01", "us"), DAILY, NOW)
+    assert found == (("2024-01-01",), ("2023-12-31",))
+    assert lagged.is_many(SALES, DAILY)
+    with pytest.raises(PartitionError, match="Did you mean 'date'"):
+        DimensionMapping(dimension="dates").check(SALES, DAILY)
+    with pytest.raises(PartitionError, match="has no mapping between"):
+        DimensionMapping(dimension="region").check(SALES, DAILY)
