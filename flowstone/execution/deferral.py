@@ -27,7 +27,7 @@ from flowstone.execution.plan import (
     read_external_inputs,
 )
 from flowstone.keys import AssetKey, PartitionKey
-from flowstone.partitions import PartitionState, iter_dynamic_names
+from flowstone.partitions import PartitionState, collect_dynamic_names
 from flowstone.storage import MaterializationRecord, MaterializationStatus, MetadataStore
 
 
@@ -89,9 +89,9 @@ class DeferredAssets:
 
     def _plan_asset(self, asset_key: AssetKey, planned: set[ItemKey]) -> list[PlanItem]:
         graph = self._plan.graph
-        names: set[str] = set(iter_dynamic_names(graph.get(asset_key).partitions))
+        names: set[str] = set(collect_dynamic_names(graph.get(asset_key).partitions))
         for dependency in graph.get(asset_key).dependencies:
-            names |= iter_dynamic_names(graph.get(dependency.asset_key).partitions)
+            names |= collect_dynamic_names(graph.get(dependency.asset_key).partitions)
         dynamic = self._store.get_dynamic_partitions(sorted(names))
         state = PartitionState(now=self._plan.state.now, dynamic=dynamic)
         known: defaultdict[AssetKey, list[PartitionKey]] = defaultdict(list)

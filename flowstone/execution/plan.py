@@ -17,7 +17,7 @@ from flowstone.definitions import AssetDef
 from flowstone.execution.partition_request import PartitionRequest, resolve_partition_keys
 from flowstone.graph import AssetGraph
 from flowstone.keys import UNPARTITIONED, AssetKey, PartitionKey
-from flowstone.partitions import PartitionState, iter_dynamic_names
+from flowstone.partitions import PartitionState, collect_dynamic_names
 from flowstone.storage import LineageEdge, MaterializationRecord, MetadataStore
 
 ItemKey: TypeAlias = tuple[AssetKey, PartitionKey]
@@ -287,7 +287,7 @@ def _with_inputs(graph: AssetGraph, assets: Iterable[AssetKey]) -> set[AssetKey]
 def _dynamic_names(graph: AssetGraph, assets: Iterable[AssetKey]) -> frozenset[str]:
     names: set[str] = set()
     for key in assets:
-        names |= iter_dynamic_names(graph.get(key).partitions)
+        names |= collect_dynamic_names(graph.get(key).partitions)
     return frozenset(names)
 
 

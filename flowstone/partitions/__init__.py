@@ -5,7 +5,7 @@ from flowstone.partitions.definition import (
     PartitionsDefinition,
     PartitionState,
     StaticPartitions,
-    iter_dynamic_names,
+    collect_dynamic_names,
 )
 from flowstone.partitions.dynamic import DynamicPartitions
 from flowstone.partitions.mapping import (
@@ -53,6 +53,6 @@ __all__ = [
     "TimeWindowMapping",
     "TimeWindowPartitions",
     "WeeklyPartitions",
+    "collect_dynamic_names",
     "default_mapping",
-    "iter_dynamic_names",
 ]

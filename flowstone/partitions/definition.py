@@ -179,13 +179,13 @@ class StaticPartitions:
         return f"{len(self.keys)} static {noun} ({show_keys(self.keys)})"
 
 
-def iter_dynamic_names(definition: PartitionsDefinition | None) -> frozenset[str]:
+def collect_dynamic_names(definition: PartitionsDefinition | None) -> frozenset[str]:
     """The names of the dynamic partitions inside ``definition`` (dimensions included).
 
     The runner loads exactly these names' keys from the store before planning.
 
     Example:
-        >>> iter_dynamic_names(StaticPartitions(["us"]))
+        >>> collect_dynamic_names(StaticPartitions(["us"]))
         frozenset()
     """
     # Dynamic and multi definitions expose ``dynamic_names``; reading the attribute instead of

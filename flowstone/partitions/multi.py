@@ -19,7 +19,7 @@ from flowstone.partitions.definition import (
     PartitionsDefinition,
     PartitionState,
     StaticPartitions,
-    iter_dynamic_names,
+    collect_dynamic_names,
 )
 from flowstone.partitions.time_window import TimeWindowPartitions
 
@@ -81,7 +81,7 @@ class MultiPartitions:
     @property
     def dynamic_names(self) -> frozenset[str]:
         """The names of the dynamic partitions among the dimensions."""
-        return frozenset().union(*(iter_dynamic_names(d) for _, d in self._items))
+        return frozenset().union(*(collect_dynamic_names(d) for _, d in self._items))
 
     def key_of(self, keys_by_dimension: Mapping[str, PartitionKey]) -> PartitionKey:
         """The canonical key for one key per dimension, e.g. ``"date=2024-01-01|region=us"``.

@@ -14,7 +14,7 @@ from flowstone.partitions.definition import (
     PartitionsDefinition,
     PartitionState,
     StaticPartitions,
-    iter_dynamic_names,
+    collect_dynamic_names,
 )
 from flowstone.partitions.dynamic import DynamicPartitions
 from flowstone.partitions.multi import MultiPartitions
@@ -106,11 +106,11 @@ def test_the_state_copies_dynamic_keys_and_rejects_repeats() -> None:
 def test_dynamic_names_are_checked_and_found_inside_definitions() -> None:
     with pytest.raises(PartitionError, match=r"name 'bad name' is invalid"):
         DynamicPartitions("bad name")
-    assert iter_dynamic_names(CUSTOMERS) == {"customers"}
-    assert iter_dynamic_names(CUBE) == {"customers"}
-    assert iter_dynamic_names(REGIONS) == frozenset()
-    assert iter_dynamic_names(DAYS) == frozenset()
-    assert iter_dynamic_names(None) == frozenset()
+    assert collect_dynamic_names(CUSTOMERS) == {"customers"}
+    assert collect_dynamic_names(CUBE) == {"customers"}
+    assert collect_dynamic_names(REGIONS) == frozenset()
+    assert collect_dynamic_names(DAYS) == frozenset()
+    assert collect_dynamic_names(None) == frozenset()
     assert DynamicPartitions("customers") == CUSTOMERS
 
 
