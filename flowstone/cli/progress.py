@@ -44,7 +44,7 @@ class RateColumn(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text("" if speed is None else f"{speed:.1f} items/s", style="progress.data.speed")
+        return Text("" if speed is None else f"{speed:.0f}/s", style="progress.data.speed")
 
 
 def describe_counts(counts: Counter[MaterializationStatus], total: int) -> str:
@@ -75,7 +75,7 @@ class RunProgress:
         console = stderr_console()
         self._progress = Progress(
             TextColumn(f"[bold]{title}"),
-            BarColumn(bar_width=24),
+            BarColumn(bar_width=16),
             MofNCompleteColumn(),
             TextColumn("{task.fields[counts]}"),
             RateColumn(),
