@@ -295,13 +295,15 @@ def _deferred_assets(graph: AssetGraph, selected: Sequence[AssetKey]) -> list[As
     """Selected assets whose partitions depend on dynamic keys an upstream asset may add, and
     every selected asset downstream of those (they must wait for them)."""
     chosen = set(selected)
-    deferred: list[AssetKey] = []
-    for key in selected:
-        upstream = chosen.intersection(graph.upstream(key))
-        dynamic = bool(_dynamic_names(graph, _with_inputs(graph, [key])))
-        if (dynamic and upstream) or upstream.intersection(deferred):
-            deferred.append(key)
-    return deferred
+    deferred: set[AssetKey] = set()
+    for key in selected:  # topological: a deferred parent is known before its children
+        parents = {dependency.asset_key for dependency in graph.get(key).dependencies}
+        if parents & deferred or (
+            _dynamic_names(graph, _with_inputs(graph, [key]))
+            and chosen.intersection(graph.upstream(key))
+        ):
+            deferred.add(key)
+    return [key for key in selected if key in deferred]
 
 
 def lineage_edges(

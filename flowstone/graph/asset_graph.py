@@ -166,7 +166,8 @@ class AssetGraph:
         Raises:
             SelectionError: no asset has this key; the message offers the closest key.
         """
-        return self._definitions[self._resolve(key)]
+        found = self._definitions.get(key) if isinstance(key, AssetKey) else None
+        return found if found is not None else self._definitions[self._resolve(key)]
 
     def dependencies(self, key: KeyLike) -> tuple[Dependency, ...]:
         """The dependencies of ``key`` as declared, one per bound parameter.
