@@ -16,6 +16,7 @@ from flowstone.definitions import (
     AssetContext,
     AssetDef,
     Definitions,
+    Output,
     Registry,
     RetryPolicy,
     asset,
@@ -26,6 +27,7 @@ from flowstone.errors import (
     CycleError,
     DefinitionError,
     FlowstoneError,
+    FlowstoneWarning,
     IOManagerError,
     MissingOutputError,
     PartitionError,
@@ -39,6 +41,7 @@ from flowstone.execution import (
     ItemResult,
     PartitionRange,
     RunResult,
+    StatusReport,
     add_dynamic_partitions,
     backfill,
     backfill_async,
@@ -47,6 +50,7 @@ from flowstone.execution import (
     materialize_async,
     remove_dynamic_partitions,
     resume_backfill,
+    status,
 )
 from flowstone.graph import AssetGraph
 from flowstone.io import IOContext, IOManager
@@ -70,6 +74,7 @@ from flowstone.partitions import (
     WeeklyPartitions,
 )
 from flowstone.storage import BackfillStatus, MaterializationStatus, RunStatus
+from flowstone.versioning import Freshness
 
 __all__ = [
     "ALL_PARTITIONS",
@@ -90,6 +95,8 @@ __all__ = [
     "DimensionMapping",
     "DynamicPartitions",
     "FlowstoneError",
+    "FlowstoneWarning",
+    "Freshness",
     "HourlyPartitions",
     "IOContext",
     "IOManager",
@@ -102,6 +109,7 @@ __all__ = [
     "MonthlyPartitions",
     "MultiMapping",
     "MultiPartitions",
+    "Output",
     "PartitionError",
     "PartitionRange",
     "PartitionsDefinition",
@@ -113,6 +121,7 @@ __all__ = [
     "SelectionError",
     "StaticMapping",
     "StaticPartitions",
+    "StatusReport",
     "StorageError",
     "TimeWindow",
     "TimeWindowMapping",
@@ -126,4 +135,5 @@ __all__ = [
     "materialize_async",
     "remove_dynamic_partitions",
     "resume_backfill",
+    "status",
 ]

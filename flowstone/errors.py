@@ -1,4 +1,4 @@
-"""The whole flowstone exception tree; nothing else defines exceptions for users.
+"""The whole flowstone exception tree and its one warning; nothing else defines them for users.
 
 ::
 
@@ -14,6 +14,9 @@
     ├── StorageError         lineage/metadata store
     └── RunError             .failures: one entry per failed (asset, partition)
 
+    UserWarning
+    └── FlowstoneWarning     works, but less well: e.g. a code version hashed from bytecode
+
 Every message says what went wrong, where, and how to fix it.
 """
 
@@ -26,6 +29,10 @@ from flowstone.keys import AssetKey, PartitionKey
 
 class FlowstoneError(Exception):
     """The root of every error flowstone raises on purpose."""
+
+
+class FlowstoneWarning(UserWarning):
+    """The category of every warning flowstone emits, so users can filter them as one."""
 
 
 class DefinitionError(FlowstoneError):

@@ -6,7 +6,7 @@ does no I/O, so every other module (and every I/O manager plugin) can depend on 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
 PartitionKey: TypeAlias = str
@@ -34,6 +34,7 @@ class AssetKey:
     """
 
     path: tuple[str, ...]
+    _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.path:
@@ -44,6 +45,11 @@ class AssetKey:
                     f"Invalid asset key segment {segment!r} in {self.path!r}: segments are "
                     f"non-empty strings without {KEY_SEPARATOR!r}."
                 )
+        # Keys are dict keys everywhere (millions of lookups in a big status): hash once.
+        object.__setattr__(self, "_hash", hash(self.path))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @classmethod
     def parse(cls, text: str | AssetKey) -> AssetKey:

@@ -7,6 +7,10 @@ import types
 import flowstone
 
 EXPECTED = {
+    "Freshness",
+    "Output",
+    "StatusReport",
+    "status",
     "DimensionMapping",
     "add_dynamic_partitions",
     "backfill_async",
@@ -42,6 +46,7 @@ EXPECTED = {
     "DefinitionError",
     "Definitions",
     "FlowstoneError",
+    "FlowstoneWarning",
     "IOContext",
     "IOManager",
     "IOManagerError",

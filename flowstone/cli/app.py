@@ -1,8 +1,9 @@
 """The ``flowstone`` command: the only code in flowstone that prints or exits.
 
 Exit codes (``flowstone.cli.failure``): 0 when everything selected succeeded, 1 when an asset
-failed or was skipped or the metadata store failed, 2 for bad usage or bad definitions (a
-one-paragraph error, never a traceback), 130 when interrupted.
+failed or was skipped or the metadata store failed, 2 for bad usage, bad definitions or bad config
+(a one-paragraph error, never a traceback), 130 when interrupted. ``status`` informs and does not
+check: it exits 0 whatever the items' status.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from flowstone.cli.listing import list_assets
 from flowstone.cli.materialize import materialize
 from flowstone.cli.output import show_logs
 from flowstone.cli.partitions import partitions
+from flowstone.cli.status import status
 from flowstone.errors import FlowstoneError, StorageError
 
 
@@ -48,6 +50,7 @@ def cli(log_level: str) -> None:
 
 
 cli.add_command(materialize)
+cli.add_command(status)
 cli.add_command(list_assets)
 cli.add_command(history)
 cli.add_command(backfill)

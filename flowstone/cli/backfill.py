@@ -22,6 +22,7 @@ from flowstone.cli.backfill_report import (
     report_result,
     resume_command,
 )
+from flowstone.cli.config_file import config_option, load_config_file
 from flowstone.cli.failure import exit_with_outcome
 from flowstone.cli.loading import load_definitions
 from flowstone.cli.options import (
@@ -85,8 +86,12 @@ def backfill() -> None:
     type=click.Choice(get_args(BackfillPolicy)),
     default="missing",
     show_default=True,
-    help="Items never materialized (missing), whose last attempt failed (failed), or all.",
+    help=(
+        "Items never materialized (missing), whose last attempt failed (failed), that are not "
+        "fresh (stale: changed code, config or input data, missing or failed), or all."
+    ),
 )
+@config_option
 @concurrency_option
 @store_option
 @json_option
@@ -97,12 +102,14 @@ def run(
     file: Path | None,
     partitions: PartitionRequest,
     policy: str,
+    config_file: Path | None,
     concurrency: int | None,
     store_url: str | None,
     as_json: bool,
 ) -> None:
     """Start a backfill of SELECTION (all assets when omitted) over all partitions or the
     chosen ones; exit 0 only when every item succeeded."""
+    config = load_config_file(config_file)
     settings = resolve_settings(store_url=store_url, concurrency=concurrency)
     registry = load_definitions(module, file, settings)
     backfill_id = new_backfill_id()
@@ -116,8 +123,11 @@ def run(
         concurrency=settings.concurrency,
         project_dir=settings.project_dir,
         backfill_id=backfill_id,
+        config=config,
     )
-    resume = resume_command(backfill_id, module=module, file=file, store_url=store_url)
+    resume = resume_command(
+        backfill_id, module=module, file=file, store_url=store_url, config_file=config_file
+    )
     hint = f"Resume it with: {resume}"
     result = run_with_progress(work, title="backfill", quiet=as_json, interrupted_hint=hint)
     report_result(result, resume=resume, as_json=as_json)
@@ -127,6 +137,7 @@ def run(
 @backfill.command("resume")
 @click.argument("backfill_id", metavar="ID")
 @definitions_options
+@config_option
 @concurrency_option
 @store_option
 @json_option
@@ -135,11 +146,16 @@ def resume(
     backfill_id: str,
     module: str | None,
     file: Path | None,
+    config_file: Path | None,
     concurrency: int | None,
     store_url: str | None,
     as_json: bool,
 ) -> None:
-    """Run the items of backfill ID that have not succeeded yet (failed, blocked, never run)."""
+    """Run the items of backfill ID that have not succeeded yet (failed, blocked, never run).
+
+    Give the same --config FILE as the backfill was started with: config is not recorded.
+    """
+    config = load_config_file(config_file)
     settings = resolve_settings(store_url=store_url, concurrency=concurrency)
     registry = load_definitions(module, file, settings)
     work = partial(
@@ -149,8 +165,11 @@ def resume(
         store=settings.resolved_store_url(),
         concurrency=settings.concurrency,
         project_dir=settings.project_dir,
+        config=config,
     )
-    again = resume_command(backfill_id, module=module, file=file, store_url=store_url)
+    again = resume_command(
+        backfill_id, module=module, file=file, store_url=store_url, config_file=config_file
+    )
     result = run_with_progress(
         work, title="backfill", quiet=as_json, interrupted_hint=f"Resume again with: {again}"
     )

@@ -52,15 +52,22 @@ class Problem:
 
 
 def resume_command(
-    backfill_id: str, *, module: str | None, file: Path | None, store_url: str | None
+    backfill_id: str,
+    *,
+    module: str | None,
+    file: Path | None,
+    store_url: str | None,
+    config_file: Path | None = None,
 ) -> str:
-    """The command line that resumes ``backfill_id`` with the same definitions and store (its
-    password masked: never printed)."""
+    """The command line that resumes ``backfill_id`` with the same definitions, config file and
+    store (its password masked: never printed)."""
     words = ["flowstone", "backfill", "resume", backfill_id]
     if file is not None:
         words += ["-f", str(file)]
     elif module is not None:
         words += ["-m", module]
+    if config_file is not None:
+        words += ["--config", str(config_file)]
     if store_url is not None:
         words += ["--store", mask_url(store_url)]
     return shlex.join(words)
@@ -134,7 +141,8 @@ def report_backfill(
     console = stdout_console()
     console.print(_details(record, counts))
     _print_problems(console, problems, record.backfill_id)
-    if counts.get(MaterializationStatus.SUCCESS.value, 0) < record.item_count:
+    done = sum(counts.get(status.value, 0) for status in MaterializationStatus if status.is_current)
+    if done < record.item_count:
         console.print(f"To resume: {escape(resume)}", highlight=False, soft_wrap=True)
 
 

@@ -1,4 +1,5 @@
-"""``flowstone materialize``: run the selected assets with a live progress bar and a summary."""
+"""``flowstone materialize``: run the selected assets that are not fresh, with a live progress bar
+and a summary; ``--dry-run`` shows that plan instead, and runs and records nothing."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from flowstone.cli.config_file import config_option, load_config_file
 from flowstone.cli.failure import exit_with_outcome
 from flowstone.cli.loading import load_definitions
 from flowstone.cli.options import (
@@ -19,11 +21,12 @@ from flowstone.cli.options import (
     partition_options,
     store_option,
 )
-from flowstone.cli.output import describe, run_as_dict, stdout_console, styled
+from flowstone.cli.output import describe, describe_run_counts, run_as_dict, stdout_console, styled
+from flowstone.cli.plan_report import report_plan
 from flowstone.cli.progress import run_with_progress
 from flowstone.execution import PartitionRequest, RunResult
 from flowstone.execution import materialize as run_materialize
-from flowstone.execution.api import resolve_settings
+from flowstone.execution.api import build_graph, open_store, plan_run, resolve_settings
 from flowstone.storage import MaterializationStatus
 
 
@@ -31,6 +34,9 @@ from flowstone.storage import MaterializationStatus
 @click.argument("selection", nargs=-1)
 @definitions_options
 @partition_options(default=None)
+@click.option("--force", is_flag=True, help="Recompute every selected item, fresh or not.")
+@click.option("--dry-run", is_flag=True, help="Show what would run and why; run nothing.")
+@config_option
 @concurrency_option
 @store_option
 @json_option
@@ -40,26 +46,36 @@ def materialize(
     module: str | None,
     file: Path | None,
     partitions: PartitionRequest,
+    force: bool,
+    dry_run: bool,
+    config_file: Path | None,
     concurrency: int | None,
     store_url: str | None,
     as_json: bool,
 ) -> None:
     """Materialize SELECTION (all assets when omitted), e.g. '*daily_revenue' or 'group:raw'.
 
-    Partitioned assets need --partition KEY (repeatable), --from KEY --to KEY (inclusive) or
-    --all-partitions.
+    Only items that are not fresh run (changed code, config or input data; missing; failed);
+    --force recomputes them all. Partitioned assets need --partition KEY (repeatable),
+    --from KEY --to KEY (inclusive) or --all-partitions.
     """
+    config = load_config_file(config_file)
     settings = resolve_settings(store_url=store_url, concurrency=concurrency)
     registry = load_definitions(module, file, settings)
+    chosen = list(selection) or None
+    if dry_run:
+        with open_store(None, settings) as store:
+            plan = plan_run(
+                build_graph(registry), chosen, store, partitions=partitions, config=config,
+                force=force,
+            )  # fmt: skip
+        report_plan(plan, as_json=as_json)
+        return
     work = partial(
-        run_materialize,
-        list(selection) or None,
-        definitions=registry,
-        store=settings.resolved_store_url(),
-        partitions=partitions,
-        concurrency=settings.concurrency,
+        run_materialize, chosen, definitions=registry, store=settings.resolved_store_url(),
+        partitions=partitions, config=config, force=force, concurrency=settings.concurrency,
         project_dir=settings.project_dir,
-    )
+    )  # fmt: skip
     result = run_with_progress(work, title="materializing", quiet=as_json)
     _report(result, as_json)
     exit_with_outcome(result.success)
@@ -70,6 +86,13 @@ def _report(result: RunResult, as_json: bool) -> None:
         click.echo(json.dumps(run_as_dict(result), indent=2))
         return
     console = stdout_console()
+    # Items planned during the run (dynamic partitions) are judged only then: when they turn out
+    # current they count as unchanged, and the run still did nothing.
+    if all(item.status is MaterializationStatus.UNCHANGED for item in result.items):
+        current = len(result.items) + len(result.fresh)
+        if current:
+            console.print(f"Everything is fresh: {current} items, nothing to do.")
+            return
     table = Table(title=f"run {result.run_id}", title_justify="left")
     table.add_column("asset", no_wrap=True)
     table.add_column("status", no_wrap=True)
@@ -80,9 +103,4 @@ def _report(result: RunResult, as_json: bool) -> None:
         detail = escape(describe(item.error, item.metadata))
         table.add_row(escape(item.label), styled(item.status), duration, detail)
     console.print(table)
-    totals = ", ".join(
-        f"{result.count(status)} {status.value}"
-        for status in MaterializationStatus
-        if result.count(status)
-    )
-    console.print(f"[bold]{result.status.value}[/]: {totals or 'nothing selected'}")
+    console.print(f"[bold]{result.status.value}[/]: {describe_run_counts(result)}")

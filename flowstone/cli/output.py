@@ -24,7 +24,11 @@ STATUS_STYLE = {
     MaterializationStatus.BLOCKED: "dark_orange",
     MaterializationStatus.SKIPPED: "yellow",
     MaterializationStatus.CANCELLED: "magenta",
+    MaterializationStatus.UNCHANGED: "cyan",
 }
+
+COUNT_WORDS = {MaterializationStatus.UNCHANGED: "skipped: unchanged inputs"}
+"""How a run summary counts a status, where its bare name would not say enough."""
 
 ProblemRow = tuple[str, MaterializationStatus, str]
 """An item that did not succeed: its label, status and one-line reason."""
@@ -62,6 +66,23 @@ def item_label(asset_key: AssetKey, partition_key: PartitionKey) -> str:
     return f"{asset_key}[{partition_key}]"
 
 
+def describe_run_counts(result: RunResult) -> str:
+    """``2 success, 1 skipped: unchanged inputs, fresh: 6 (not run)``: what a run did."""
+    parts = [
+        f"{result.count(status)} {COUNT_WORDS.get(status, status.value)}"
+        for status in MaterializationStatus
+        if result.count(status)
+    ]
+    if result.fresh:
+        parts.append(f"fresh: {len(result.fresh)} (not run)")
+    return ", ".join(parts) or "nothing selected"
+
+
+def item_as_dict(asset_key: AssetKey, partition_key: PartitionKey) -> dict[str, str]:
+    """An (asset, partition) item as JSON-ready data."""
+    return {"asset": str(asset_key), "partition": partition_key}
+
+
 def problems_table(title: str, rows: Iterable[ProblemRow], *, limit: int) -> Table:
     """The items that did not succeed, with their reasons; at most ``limit`` rows."""
     table = Table(title=title, title_justify="left")
@@ -89,6 +110,9 @@ def run_as_dict(result: RunResult) -> dict[str, object]:
                 "error": item.error,
             }
             for item in result.items
+        ],
+        "fresh": [
+            item_as_dict(asset_key, partition_key) for asset_key, partition_key in result.fresh
         ],
     }
 

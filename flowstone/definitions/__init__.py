@@ -3,6 +3,7 @@
 from flowstone.definitions.asset import AssetDef, Dependency, SourceLocation, asset
 from flowstone.definitions.collection import Definitions
 from flowstone.definitions.context import AssetContext, PartitionChange
+from flowstone.definitions.output import Output
 from flowstone.definitions.registry import Registry, get_active_registry
 from flowstone.definitions.retry import RetryPolicy
 
@@ -11,6 +12,7 @@ __all__ = [
     "AssetDef",
     "Definitions",
     "Dependency",
+    "Output",
     "PartitionChange",
     "Registry",
     "RetryPolicy",

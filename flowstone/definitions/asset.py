@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Generic, ParamSpec, TypeAlias, TypeVar, overload
 
+from pydantic import BaseModel
+
+from flowstone.definitions.config_parameter import CONFIG_PARAMETER, find_config_model
 from flowstone.definitions.context import AssetContext
 from flowstone.definitions.retry import RetryPolicy
 from flowstone.errors import DefinitionError
@@ -70,6 +73,7 @@ class AssetDef(Generic[P, R]):
     dependencies: tuple[Dependency, ...]
     source: SourceLocation
     context_parameter: str | None = None
+    config_model: type[BaseModel] | None = None
     is_async: bool = False
     io_manager: str | IOManager = DEFAULT_IO_MANAGER
     io_manager_options: Mapping[str, Any] = field(default_factory=dict)
@@ -182,12 +186,16 @@ def build_asset_def(
     _check_selectable_names(where, asset_key, plain.get("group", "default"), tags or {})
     dependencies = _parse_dependencies(where, depends_on)
     context_parameter = _bind_parameters(where, fn, dependencies)
+    config_model = (
+        None if CONFIG_PARAMETER in _names(dependencies) else find_config_model(where, fn)
+    )
     return AssetDef(
         key=asset_key,
         fn=fn,
         dependencies=dependencies,
         source=source,
         context_parameter=context_parameter,
+        config_model=config_model,
         is_async=inspect.iscoroutinefunction(fn),
         partitions=partitioned_by,
         retry_policy=retries if isinstance(retries, RetryPolicy) else RetryPolicy.of(retries),
@@ -283,6 +291,10 @@ def _key_of(where: str, target: object) -> AssetKey:
     )
 
 
+def _names(dependencies: tuple[Dependency, ...]) -> set[str]:
+    return {dependency.parameter for dependency in dependencies}
+
+
 def _bind_parameters(
     where: str, fn: Callable[..., Any], dependencies: tuple[Dependency, ...]
 ) -> str | None:
@@ -308,7 +320,11 @@ def _bind_parameters(
                     f"can bind to it. Map the dependency to another name with depends_on={{...}}."
                 )
             context_parameter = name
-        elif name not in bound and parameter.default is inspect.Parameter.empty:
+        elif (
+            name not in bound
+            and name != CONFIG_PARAMETER
+            and parameter.default is inspect.Parameter.empty
+        ):
             raise DefinitionError(
                 f"{where}: parameter {name!r} matches no dependency. Add the asset it reads to "
                 f"depends_on=, give it a default, or name it 'context' to receive the context."

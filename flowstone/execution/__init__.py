@@ -18,6 +18,7 @@ from flowstone.execution.partition_request import ALL_PARTITIONS, PartitionRange
 from flowstone.execution.plan import InputSpec, Plan, PlanItem, build_plan
 from flowstone.execution.result import ItemResult, RunEvent, RunResult
 from flowstone.execution.runner import Runner
+from flowstone.execution.status_report import ItemStatus, StatusReport, status
 
 __all__ = [
     "ALL_PARTITIONS",
@@ -25,6 +26,7 @@ __all__ = [
     "BackfillResult",
     "InputSpec",
     "ItemResult",
+    "ItemStatus",
     "PartitionRange",
     "PartitionRequest",
     "Plan",
@@ -32,6 +34,7 @@ __all__ = [
     "RunEvent",
     "RunResult",
     "Runner",
+    "StatusReport",
     "add_dynamic_partitions",
     "backfill",
     "backfill_async",
@@ -42,4 +45,5 @@ __all__ = [
     "remove_dynamic_partitions",
     "resume_backfill",
     "resume_backfill_async",
+    "status",
 ]

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from flowstone.config import Settings, load_settings
 from flowstone.definitions import AssetDef, Definitions, Registry, get_active_registry
 from flowstone.errors import ConfigError
+from flowstone.execution.asset_versions import ConfigValues, resolve_asset_versions
 from flowstone.execution.partition_request import PartitionRequest
 from flowstone.execution.plan import Plan, build_plan
 from flowstone.execution.resources import IOManagerSet
@@ -76,9 +77,19 @@ def plan_run(
     store: MetadataStore,
     *,
     partitions: PartitionRequest = None,
+    config: ConfigValues | None = None,
+    force: bool = False,
 ) -> Plan:
-    """The plan for ``selection`` (every asset when ``None``)."""
-    return build_plan(graph, select(graph, selection), store, request=partitions)
+    """The plan for ``selection`` (every asset when ``None``): its stale items, or all of them
+    with ``force``.
+
+    Raises:
+        PartitionError: the partitions do not fit the selection.
+        ConfigError: a config value does not validate.
+    """
+    selected = select(graph, selection)
+    versions = resolve_asset_versions(graph, selected, config)
+    return build_plan(graph, selected, store, request=partitions, versions=versions, force=force)
 
 
 async def materialize_async(
@@ -88,6 +99,8 @@ async def materialize_async(
     store: str | MetadataStore | None = None,
     io_managers: Mapping[str, IOManager] | None = None,
     partitions: PartitionRequest = None,
+    config: ConfigValues | None = None,
+    force: bool = False,
     concurrency: int | None = None,
     project_dir: Path | None = None,
     on_event: Callable[[RunEvent], None] | None = None,
@@ -97,7 +110,15 @@ async def materialize_async(
     graph = build_graph(definitions)
     with open_store(store, settings) as opened:
         plan = await anyio.to_thread.run_sync(
-            partial(plan_run, graph, selection, opened, partitions=partitions)
+            partial(
+                plan_run,
+                graph,
+                selection,
+                opened,
+                partitions=partitions,
+                config=config,
+                force=force,
+            )
         )
         managers = IOManagerSet(settings, io_managers)
         managers.prepare(plan.asset(key) for key in plan.assets_read_or_written)
@@ -112,6 +133,8 @@ def materialize(
     store: str | MetadataStore | None = None,
     io_managers: Mapping[str, IOManager] | None = None,
     partitions: PartitionRequest = None,
+    config: ConfigValues | None = None,
+    force: bool = False,
     concurrency: int | None = None,
     project_dir: Path | None = None,
     on_event: Callable[[RunEvent], None] | None = None,
@@ -126,6 +149,8 @@ def materialize(
         io_managers: I/O manager instances by name, overriding the installed ones.
         partitions: which partitions of partitioned assets: keys, ``PartitionRange(first,
             last)`` or ``"all"``; required when a selected asset is partitioned.
+        config: config values by asset key, validated against each asset's config model.
+        force: run every selected item, fresh or not (by default only the stale ones run).
         concurrency: items run at once (default from settings, 8).
         on_event: called on every item start and finish (progress displays).
 
@@ -145,6 +170,8 @@ def materialize(
             store=store,
             io_managers=io_managers,
             partitions=partitions,
+            config=config,
+            force=force,
             concurrency=concurrency,
             project_dir=project_dir,
             on_event=on_event,

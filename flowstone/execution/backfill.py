@@ -22,6 +22,7 @@ import anyio.to_thread
 from flowstone.definitions import AssetDef, Definitions, Registry
 from flowstone.errors import BackfillError
 from flowstone.execution.api import build_graph, open_store, resolve_settings
+from flowstone.execution.asset_versions import ConfigValues, resolve_asset_versions
 from flowstone.execution.backfill_targets import (
     BackfillPolicy,
     remaining_items,
@@ -78,6 +79,7 @@ class _Options:
     concurrency: int | None
     project_dir: Path | None
     on_event: Callable[[RunEvent], None] | None
+    config: ConfigValues | None = None
 
 
 async def backfill_async(
@@ -92,6 +94,7 @@ async def backfill_async(
     project_dir: Path | None = None,
     on_event: Callable[[RunEvent], None] | None = None,
     backfill_id: str | None = None,
+    config: ConfigValues | None = None,
 ) -> BackfillResult:
     """Create and run a backfill inside a running event loop. See ``backfill``."""
     if policy not in get_args(BackfillPolicy):
@@ -99,15 +102,18 @@ async def backfill_async(
             f"Backfill policy {policy!r} is unknown. Use one of: "
             f"{', '.join(get_args(BackfillPolicy))}."
         )
-    options = _Options(definitions, store, io_managers, concurrency, project_dir, on_event)
+    options = _Options(definitions, store, io_managers, concurrency, project_dir, on_event, config)
     settings = resolve_settings(project_dir, concurrency=concurrency)
     graph = build_graph(definitions)
     selected = select(graph, selection)
     with open_store(store, settings) as opened:
         targets = await anyio.to_thread.run_sync(
-            select_targets, graph, selected, opened, partitions, policy
-        )
-        prepared = await _prepare(graph, targets.items, opened, options)
+            partial(
+                select_targets, graph, selected, opened, partitions, policy=policy,
+                versions=resolve_asset_versions(graph, selected, config),
+            )
+        )  # fmt: skip
+        prepared = await _prepare(graph, targets.items, opened, options, policy)
         now = datetime.now(UTC)
         record = BackfillRecord(
             backfill_id=backfill_id or new_backfill_id(),
@@ -132,15 +138,16 @@ async def resume_backfill_async(
     concurrency: int | None = None,
     project_dir: Path | None = None,
     on_event: Callable[[RunEvent], None] | None = None,
+    config: ConfigValues | None = None,
 ) -> BackfillResult:
     """Run the items of a backfill that have no success yet. See ``resume_backfill``."""
-    options = _Options(definitions, store, io_managers, concurrency, project_dir, on_event)
+    options = _Options(definitions, store, io_managers, concurrency, project_dir, on_event, config)
     settings = resolve_settings(project_dir, concurrency=concurrency)
     graph = build_graph(definitions)
     with open_store(store, settings) as opened:
         record = await anyio.to_thread.run_sync(load_backfill, opened, backfill_id)
         remaining = await anyio.to_thread.run_sync(remaining_items, opened, record, graph)
-        prepared = await _prepare(graph, remaining, opened, options)
+        prepared = await _prepare(graph, remaining, opened, options, record.policy)
         return await _run(record, prepared, opened, options)
 
 
@@ -156,6 +163,7 @@ def backfill(
     project_dir: Path | None = None,
     on_event: Callable[[RunEvent], None] | None = None,
     backfill_id: str | None = None,
+    config: ConfigValues | None = None,
 ) -> BackfillResult:
     """Materialize many partitions as one persisted backfill that can be resumed.
 
@@ -187,6 +195,7 @@ def backfill(
             project_dir=project_dir,
             on_event=on_event,
             backfill_id=backfill_id,
+            config=config,
         )
     )
 
@@ -205,6 +214,7 @@ def resume_backfill(
     concurrency: int | None = None,
     project_dir: Path | None = None,
     on_event: Callable[[RunEvent], None] | None = None,
+    config: ConfigValues | None = None,
 ) -> BackfillResult:
     """Run exactly the items of backfill ``backfill_id`` that have no success yet.
 
@@ -221,6 +231,7 @@ def resume_backfill(
             concurrency=concurrency,
             project_dir=project_dir,
             on_event=on_event,
+            config=config,
         )
     )
 
@@ -251,17 +262,26 @@ class _Prepared:
 
 
 async def _prepare(
-    graph: AssetGraph, items: list[ItemKey], store: MetadataStore, options: _Options
+    graph: AssetGraph,
+    items: list[ItemKey],
+    store: MetadataStore,
+    options: _Options,
+    policy: str,
 ) -> _Prepared | None:
     """Plan ``items`` and load their I/O managers before anything is recorded, so bad
-    definitions or settings fail without leaving a backfill behind."""
+    definitions or settings fail without leaving a backfill behind. Only the ``stale`` policy
+    judges its items (and cuts off unchanged ones); the others run every targeted item."""
+    versions = resolve_asset_versions(graph, [key for key, _ in items], options.config)
     if not items:
         return None
     settings = resolve_settings(options.project_dir, concurrency=options.concurrency)
     assets = list(dict.fromkeys(asset for asset, _ in items))
     plan: Plan = await anyio.to_thread.run_sync(
-        partial(build_plan, graph, assets, store, only=items, defer_dynamic=False)
-    )
+        partial(
+            build_plan, graph, assets, store, only=items, defer_dynamic=False,
+            versions=versions, force=policy != "stale",
+        )
+    )  # fmt: skip
     managers = IOManagerSet(settings, options.io_managers)
     managers.prepare(plan.asset(key) for key in plan.assets_read_or_written)
     return _Prepared(plan, managers, settings.concurrency)
@@ -296,7 +316,7 @@ async def _run(
 
 def _final_status(store: MetadataStore, record: BackfillRecord) -> BackfillStatus:
     outcomes = store.get_backfill_outcomes(record.backfill_id)
-    done = sum(1 for status in outcomes.values() if status is MaterializationStatus.SUCCESS)
+    done = sum(1 for status in outcomes.values() if status.is_current)
     return BackfillStatus.SUCCESS if done >= record.item_count else BackfillStatus.FAILED
 
 
@@ -307,7 +327,7 @@ def _result(store: MetadataStore, backfill_id: str, run: RunResult | None) -> Ba
     counts = {status: 0 for status in MaterializationStatus}
     for status in outcomes.values():
         counts[status] += 1
-    succeeded = counts[MaterializationStatus.SUCCESS]
+    succeeded = counts[MaterializationStatus.SUCCESS] + counts[MaterializationStatus.UNCHANGED]
     return BackfillResult(
         record,
         run,

@@ -2,6 +2,7 @@
 
 Targets follow the policy: never materialized (``missing``), last attempt failed together with
 everything downstream of those in the backfill (``failed``: they were skipped because of it), or
+those that are not fresh (``stale``: code, config or input data changed, missing or failed), or
 every item (``all``). Items whose inputs cannot exist (the days before a window's start) are run
 so that they are reported blocked, but they are not targets: no resume could ever finish them.
 """
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from flowstone.errors import BackfillError, PartitionError
+from flowstone.execution.asset_versions import AssetVersions
+from flowstone.execution.judgement import judge_items, read_version_states
 from flowstone.execution.partition_request import PartitionRequest
 from flowstone.execution.plan import (
     ItemKey,
@@ -25,9 +28,10 @@ from flowstone.execution.plan import (
 from flowstone.graph import AssetGraph
 from flowstone.keys import AssetKey
 from flowstone.storage import BackfillRecord, MaterializationStatus, MetadataStore
+from flowstone.versioning.staleness import Freshness
 
-BackfillPolicy = Literal["missing", "failed", "all"]
-"""Which items a backfill targets: never materialized, last attempt failed, or every item."""
+BackfillPolicy = Literal["missing", "failed", "stale", "all"]
+"""Which items a backfill targets: never materialized, last attempt failed, not fresh, or all."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +52,9 @@ def select_targets(
     selected: Sequence[AssetKey],
     store: MetadataStore,
     request: PartitionRequest,
+    *,
     policy: BackfillPolicy,
+    versions: AssetVersions,
 ) -> BackfillTargets:
     """The items of ``selected`` x ``request`` that ``policy`` targets.
 
@@ -59,6 +65,9 @@ def select_targets(
     keys = [item.key for item in items]
     if policy == "all":
         chosen = keys
+    elif policy == "stale":
+        verdicts = judge_items(items, read_version_states(items, store), versions)
+        chosen = [key for key in keys if verdicts[key].status is not Freshness.FRESH]
     else:
         latest = store.get_latest(keys)
         if policy == "missing":
@@ -99,7 +108,7 @@ def remaining_items(
     """
     items = store.get_backfill_items(record.backfill_id)
     outcomes = store.get_backfill_outcomes(record.backfill_id)
-    remaining = [item for item in items if outcomes.get(item) is not MaterializationStatus.SUCCESS]
+    remaining = [item for item in items if not _is_done(outcomes.get(item))]
     known = set(graph.keys())
     state = read_partition_state(graph, {asset for asset, _ in remaining} & known, store, None)
     gone: list[ItemKey] = []
@@ -123,3 +132,7 @@ def remaining_items(
             f"exists ({shown}). Add the partitions back, or start a new backfill."
         )
     return remaining
+
+
+def _is_done(status: MaterializationStatus | None) -> bool:
+    return status is not None and status.is_current

@@ -1,7 +1,8 @@
 """Chains: runs of items that can execute back to back in one worker thread.
 
 An item's *successor* is its only dependent in the plan when that dependent reads no other
-planned item, is a sync asset without retries and is not blocked: it becomes ready exactly when
+planned item, is a sync asset without retries, is not blocked and is not conditional (those
+are judged by the runner when their inputs are done): it becomes ready exactly when
 its predecessor succeeds, so running it in the same thread saves a round trip through the event
 loop without changing what runs, in which order, or what is recorded. Pure: plan in, map out.
 """
@@ -42,6 +43,7 @@ def find_successors(
         if (
             planned_upstream[follower.key] == 1
             and follower.blocked is None
+            and not follower.conditional
             and not definition.is_async
             and definition.retry_policy.max_retries == 0
         ):

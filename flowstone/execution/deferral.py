@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
+from dataclasses import replace
 
 import anyio.to_thread
 
@@ -28,7 +29,12 @@ from flowstone.execution.plan import (
 )
 from flowstone.keys import AssetKey, PartitionKey
 from flowstone.partitions import PartitionState, collect_dynamic_names
-from flowstone.storage import MaterializationRecord, MaterializationStatus, MetadataStore
+from flowstone.storage import (
+    MaterializationRecord,
+    MaterializationStatus,
+    MetadataStore,
+    VersionState,
+)
 
 
 class DeferredAssets:
@@ -45,12 +51,14 @@ class DeferredAssets:
         }
         self._troubled: dict[AssetKey, str] = {}
         self.external: dict[ItemKey, MaterializationRecord] = {}
-        """Stored inputs found for the items planned last."""
+        """Stored inputs (and stored values of its own items) found for the asset planned last."""
+        self.states: dict[ItemKey, VersionState] = {}
+        """The stored versions of the items planned last, to judge them by."""
 
     def finished(self, key: ItemKey, status: MaterializationStatus) -> None:
         """Item ``key`` has finished with ``status``."""
         self._pending[key[0]] -= 1
-        if status is not MaterializationStatus.SUCCESS:
+        if not status.is_current:
             self._troubled.setdefault(key[0], f"upstream {item_label(key)} {status.value}")
 
     def apply(self, changes: Iterable[PartitionChange]) -> None:
@@ -104,4 +112,15 @@ class DeferredAssets:
         planned |= {item.key for item in items}
         self.external = read_external_inputs(items, planned, self._store)
         assets = {key[0] for key in planned}
-        return [mark_blocked(graph, item, planned, self.external, assets) for item in items]
+        checked = [mark_blocked(graph, item, planned, self.external, assets) for item in items]
+        if self._plan.force or not checked:
+            return checked
+        # Judged by the runner once their inputs are done, like any conditional item; a cut-off
+        # item is read by its dependents as stored.
+        own = [item.key for item in checked]
+        self.states = dict(self._store.get_version_states([asset_key], {k[1] for k in own}))
+        latest = self._store.get_latest(own)
+        self.external |= {
+            k: found.last_success for k, found in latest.items() if found.last_success
+        }
+        return [replace(item, conditional=True) for item in checked]

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from flowstone.definitions import AssetContext, AssetDef, PartitionChange
+from flowstone.definitions import AssetContext, AssetDef, Output, PartitionChange
+from flowstone.definitions.config_parameter import CONFIG_PARAMETER
 from flowstone.errors import FlowstoneError, IOManagerError
 from flowstone.execution.plan import ItemKey, Plan, PlanItem
 from flowstone.execution.resources import IOManagerSet
 from flowstone.io import IOContext
 from flowstone.storage import MaterializationRecord
+from flowstone.versioning import hash_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,9 @@ class Outcome:
     stored: dict[str, Any]
     metadata: dict[str, Any]
     partition_changes: tuple[PartitionChange, ...] = ()
+    data_version: str | None = None
+    """The value's content hash (or the one the asset or I/O manager gave); ``None`` when the
+    value could not be hashed: the runner then uses its provenance version."""
 
 
 @dataclass(slots=True)
@@ -90,6 +95,9 @@ class Materializer:
         kwargs: dict[str, Any] = {}
         if attempt.definition.context_parameter is not None:
             kwargs[attempt.definition.context_parameter] = attempt.context
+        config = self._plan.versions.config.get(attempt.item.asset_key)
+        if config is not None:
+            kwargs[CONFIG_PARAMETER] = config
         for spec in attempt.item.inputs:
             values = {up[1]: self._load(up) for up in spec.upstream}
             kwargs[spec.parameter] = values if spec.many else next(iter(values.values()), None)
@@ -113,13 +121,18 @@ class Materializer:
             progress = SaveInProgress(attempt.started_at, attempt.context.attempt + 1)
             self._saves[key] = progress
         try:
+            given: str | None = None
+            if isinstance(value, Output):
+                attempt.context.add_metadata(**value.metadata)
+                value, given = value.value, value.data_version
             ctx = _io_context(attempt.definition, key, {})
             manager = self._managers.for_asset(attempt.definition)
-            saved = _call_manager("save", manager.save, ctx, value)
+            saved = _checked_save_result(ctx, _call_manager("save", manager.save, ctx, value))
             outcome = Outcome(
-                _checked_save_result(ctx, saved),
+                saved,
                 _json_safe(attempt.context.metadata),
                 tuple(attempt.context.partition_changes),
+                given or _given_by_manager(saved) or hash_value(value),
             )
             progress.finished_at = datetime.now(UTC)
             progress.outcome = outcome
@@ -191,6 +204,11 @@ def _checked_save_result(ctx: IOContext, saved: object) -> dict[str, Any]:
             partition_key=ctx.partition_key,
         )
     return _json_safe(dict(saved))
+
+
+def _given_by_manager(saved: Mapping[str, Any]) -> str | None:
+    version = saved.get("data_version")
+    return version if isinstance(version, str) and version else None
 
 
 def _json_safe(values: Mapping[str, Any]) -> dict[str, Any]:

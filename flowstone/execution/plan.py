@@ -9,16 +9,19 @@ extend are deferred: the runner plans them once every upstream asset of theirs h
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 from flowstone.definitions import AssetDef
+from flowstone.execution.asset_versions import AssetVersions, resolve_asset_versions
+from flowstone.execution.judgement import judge_items, read_version_states
 from flowstone.execution.partition_request import PartitionRequest, resolve_partition_keys
 from flowstone.graph import AssetGraph
 from flowstone.keys import UNPARTITIONED, AssetKey, PartitionKey
-from flowstone.partitions import PartitionState, collect_dynamic_names
-from flowstone.storage import LineageEdge, MaterializationRecord, MetadataStore
+from flowstone.partitions import Identity, PartitionState, collect_dynamic_names
+from flowstone.storage import LineageEdge, MaterializationRecord, MetadataStore, VersionState
+from flowstone.versioning.staleness import Freshness, Verdict
 
 ItemKey: TypeAlias = tuple[AssetKey, PartitionKey]
 
@@ -44,6 +47,9 @@ class PlanItem:
     inputs: tuple[InputSpec, ...]
     reason: str
     blocked: str | None = None
+    verdict: Verdict | None = None
+    conditional: bool = False
+    """Decided when its inputs are done: it runs only if they changed (early cutoff)."""
 
     @property
     def asset_key(self) -> AssetKey:
@@ -68,6 +74,10 @@ class Plan:
     state: PartitionState = field(default_factory=PartitionState)
     deferred: tuple[AssetKey, ...] = ()
     request: PartitionRequest = None
+    versions: AssetVersions = field(default_factory=AssetVersions)
+    states: Mapping[ItemKey, VersionState] = field(default_factory=dict)
+    fresh: tuple[ItemKey, ...] = ()
+    force: bool = False
 
     def asset(self, key: AssetKey) -> AssetDef[Any, Any]:
         return self.graph.get(key)
@@ -102,6 +112,8 @@ def build_plan(
     only: Sequence[ItemKey] | None = None,
     now: datetime | None = None,
     defer_dynamic: bool = True,
+    versions: AssetVersions | None = None,
+    force: bool = False,
 ) -> Plan:
     """Plan the requested partitions of the selected assets, or exactly the ``only`` items.
 
@@ -109,14 +121,43 @@ def build_plan(
     such input was never materialized, or whose mapping asks for partitions that cannot exist,
     is planned as blocked, with the reason, unless the dependency allows missing partitions.
 
+    Unless ``force``, items are judged against the store first: fresh ones are left out (their
+    dependents read their stored values), stale, missing and failed ones run, and those whose
+    only cause is a stale input run only if that input's new value differs (conditional).
+
     Raises:
         PartitionError: the request does not fit the selected assets' partitions.
     """
     selected = graph.topological_order(list(selection))
     deferred = _deferred_assets(graph, selected) if defer_dynamic and only is None else []
     state = read_partition_state(graph, selected, store, now)
+    versions = versions or resolve_asset_versions(graph, selected)
     items = _draft(graph, selected, request, only, state, deferred=deferred)
-    return finish_plan(graph, items, store, state=state, deferred=tuple(deferred), request=request)
+    states: Mapping[ItemKey, VersionState] = {}
+    fresh: tuple[ItemKey, ...] = ()
+    if not force:
+        states = read_version_states(items, store)
+        items, fresh = _judged(items, judge_items(items, states, versions))
+    plan = finish_plan(graph, items, store, state=state, deferred=tuple(deferred), request=request)
+    return replace(plan, versions=versions, states=states, fresh=fresh, force=force)
+
+
+def _judged(
+    items: Sequence[PlanItem], verdicts: Mapping[ItemKey, Verdict]
+) -> tuple[list[PlanItem], tuple[ItemKey, ...]]:
+    """The items to run, each with its verdict, and the keys of the fresh ones."""
+    run: list[PlanItem] = []
+    fresh: list[ItemKey] = []
+    for item in items:
+        verdict = verdicts[item.key]
+        if verdict.status is Freshness.FRESH:
+            fresh.append(item.key)
+            continue
+        conditional = verdict.status is Freshness.UPSTREAM_STALE
+        run.append(
+            replace(item, reason=verdict.explain(), verdict=verdict, conditional=conditional)
+        )
+    return run, tuple(fresh)
 
 
 def draft_plan_items(
@@ -179,6 +220,10 @@ def finish_plan(
     """Look up the stored inputs from outside ``items`` and mark the items that cannot run."""
     planned = {item.key for item in items}
     external = read_external_inputs(items, planned, store)
+    conditional = [item.key for item in items if item.conditional]
+    if conditional:  # a conditional item that is cut off is read by its dependents as stored
+        latest = store.get_latest(conditional)
+        external |= {key: found.last_success for key, found in latest.items() if found.last_success}
     assets = {key[0] for key in planned}
     checked = tuple(mark_blocked(graph, item, planned, external, assets) for item in items)
     return Plan(graph, checked, external, state, deferred, request)
@@ -205,18 +250,31 @@ def plan_asset_items(
         (dependency, graph.mapping(asset_key, dependency), graph.get(dependency.asset_key))
         for dependency in definition.dependencies
     ]
+    # Same partitions on both sides, identity mapping: the key itself, with no lookups (the
+    # common case, and the one that dominates planning thousands of partitions).
+    same = [
+        isinstance(mapping, Identity) and upstream.partitions == definition.partitions
+        for _, mapping, upstream in resolved
+    ]
+    many = [
+        mapping.is_many(definition.partitions, upstream.partitions)
+        for _, mapping, upstream in resolved
+    ]
     items = []
     for partition_key in partition_keys:
         inputs: list[InputSpec] = []
         missing: list[str] = []
-        for dependency, mapping, upstream in resolved:
+        for index, (dependency, mapping, upstream) in enumerate(resolved):
+            if same[index]:
+                inputs.append(
+                    InputSpec(dependency.parameter, ((upstream.key, partition_key),), False)
+                )
+                continue
             found = mapping.upstream_keys(
                 definition.partitions, partition_key, upstream.partitions, state
             )
-            many = mapping.is_many(definition.partitions, upstream.partitions)
-            inputs.append(
-                InputSpec(dependency.parameter, tuple((upstream.key, k) for k in found.keys), many)
-            )
+            upstream_items = tuple((upstream.key, key) for key in found.keys)
+            inputs.append(InputSpec(dependency.parameter, upstream_items, many[index]))
             if found.missing and not mapping.allow_missing:
                 missing.append(_cannot_exist(upstream, found.missing))
         blocked = "; ".join(missing) or None
@@ -246,18 +304,14 @@ def mark_blocked(
             absent.extend(up for up in spec.upstream if up not in present)
         inputs.append(InputSpec(spec.parameter, present, spec.many))
     if not absent:
-        return PlanItem(item.key, tuple(inputs), item.reason)
+        return replace(item, inputs=tuple(inputs))
     count, them = (f"{len(absent)} inputs", "them") if len(absent) > 1 else ("input", "it")
     if any(key[0] in planned_assets for key in absent):
         fix = f"widen the partitions of this run to include {them}, or materialize {them} first"
     else:
         fix = f"add {them} to the selection (e.g. '+{item.asset_key}')"
-    return PlanItem(
-        item.key,
-        item.inputs,
-        item.reason,
-        blocked=f"{count} {_labels(absent)} never materialized and not in this run; {fix}",
-    )
+    blocked = f"{count} {_labels(absent)} never materialized and not in this run; {fix}"
+    return replace(item, blocked=blocked, conditional=False)
 
 
 def _cannot_exist(upstream: AssetDef[Any, Any], keys: Sequence[PartitionKey]) -> str:

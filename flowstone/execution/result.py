@@ -80,6 +80,8 @@ class RunResult:
     run_id: str
     status: RunStatus
     items: tuple[ItemResult, ...]
+    fresh: tuple[tuple[AssetKey, PartitionKey], ...] = ()
+    """Selected items that were already current: not run (stale-only runs)."""
 
     @property
     def success(self) -> bool:
@@ -89,7 +91,7 @@ class RunResult:
     @property
     def failures(self) -> list[ItemResult]:
         """Items that did not succeed (failed, skipped or cancelled)."""
-        return [item for item in self.items if item.status is not MaterializationStatus.SUCCESS]
+        return [item for item in self.items if not item.status.is_current]
 
     def count(self, status: MaterializationStatus) -> int:
         """How many items ended with ``status``."""

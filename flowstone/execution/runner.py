@@ -26,19 +26,22 @@ from flowstone.errors import FlowstoneError
 from flowstone.execution.chain import ChainStep, find_successors
 from flowstone.execution.deferral import DeferredAssets
 from flowstone.execution.failure import describe_error, sole_flowstone_error
+from flowstone.execution.judgement import item_facts
 from flowstone.execution.materializer import Attempt, Materializer, Outcome
 from flowstone.execution.plan import ItemKey, Plan, PlanItem, lineage_edges
 from flowstone.execution.recorder import MaterializationRecorder
 from flowstone.execution.resources import IOManagerSet
 from flowstone.execution.result import ItemResult, RunEvent, RunResult
 from flowstone.storage import (
+    LineageEdge,
     MaterializationRecord,
     MaterializationStatus,
     MetadataStore,
     RunRecord,
     RunStatus,
 )
-from flowstone.versioning import compute_code_version
+from flowstone.versioning import compute_provenance_version, fallback_data_version
+from flowstone.versioning.staleness import CurrentInput, Freshness, judge
 
 Status = MaterializationStatus
 CHAIN_BUDGET_SECONDS = 0.05
@@ -85,10 +88,7 @@ class Runner:
         self._announced: set[ItemKey] = set()
         self._dependents: defaultdict[ItemKey, list[ItemKey]] = defaultdict(list)
         self._waiting: dict[ItemKey, int] = {}
-        self._code_versions = {
-            key: compute_code_version(plan.asset(key).fn, plan.asset(key).code_version)
-            for key in plan.selection
-        }
+        self._states = dict(plan.states)
         self._loggers = {key: logging.getLogger(f"flowstone.asset.{key}") for key in plan.selection}
         self._add_items(plan.items)
         self._successors = find_successors(plan, self._dependents, dict(self._waiting))
@@ -119,7 +119,8 @@ class Runner:
         finally:
             with anyio.CancelScope(shield=True):
                 await self._close(status)
-        return RunResult(self.run_id, status, tuple(self._results[key] for key in self._order))
+        items = tuple(self._results[key] for key in self._order)
+        return RunResult(self.run_id, status, items, self._plan.fresh)
 
     def _add_items(self, items: tuple[PlanItem, ...] | list[PlanItem]) -> list[ItemKey]:
         """Register items to run; return those whose inputs are all ready."""
@@ -145,6 +146,7 @@ class Runner:
             self._order.extend(item.key for item in new)
             self._materializer.add_external(self._deferred.external)
             self._records.update(self._deferred.external)
+            self._states.update(self._deferred.states)
             self._queue(self._add_items(new))
 
     async def _run_items(self) -> None:
@@ -157,7 +159,7 @@ class Runner:
             background.cancel_scope.cancel()
 
     def _all_succeeded(self) -> bool:
-        return all(result.status is Status.SUCCESS for result in self._results.values())
+        return all(result.status.is_current for result in self._results.values())
 
     async def _close(self, status: RunStatus) -> None:
         """Record what is still open (saves under way, cancelled items) and finish the run."""
@@ -204,6 +206,10 @@ class Runner:
                 continue
             item = self._items[key]
             reason = item.blocked or self._skip_reasons.get(key) or self._upstream_problem(item)
+            if reason is None and item.conditional and self._is_unchanged(item):
+                self._finish(item, Status.UNCHANGED, None, error="unchanged inputs")
+                ready.extend(self._unblock(key))
+                continue
             if reason is None:
                 self._ready.append(item)
                 continue
@@ -239,11 +245,22 @@ class Runner:
                 newly_ready.append(dependent)
         return newly_ready
 
+    def _is_unchanged(self, item: PlanItem) -> bool:
+        """Re-judge a conditional item now that its inputs are done: fresh means cut off."""
+        current = [
+            CurrentInput((str(up[0]), up[1]), record.data_version if record else None)
+            for up in dict.fromkeys(u for spec in item.inputs for u in spec.upstream)
+            for record in [self._records.get(up)]
+        ]
+        state = self._states.get(item.key)
+        facts = item_facts(item, state, self._plan.versions, current)
+        return judge(facts).status is Freshness.FRESH
+
     def _upstream_problem(self, item: PlanItem) -> str | None:
         for spec in item.inputs:
             for up in spec.upstream:
                 result = self._results.get(up)
-                if result is not None and result.status is not Status.SUCCESS:
+                if result is not None and not result.status.is_current:
                     return f"upstream {result.label} {result.status.value}"
         return None
 
@@ -350,20 +367,27 @@ class Runner:
         metadata = dict(outcome.metadata) if outcome is not None else {}
         if attempts > 1:
             metadata["attempts"] = attempts
+        inputs = lineage_edges(item, self._records) if started_at is not None else ()
+        provenance = data_version = None
+        if outcome is not None:
+            provenance = self._provenance(item, inputs)
+            data_version = outcome.data_version or fallback_data_version(provenance)
         record = MaterializationRecord(
             materialization_id=self._next_record_id(),
             asset_key=item.asset_key,
             partition_key=item.partition_key,
             run_id=self.run_id,
             status=status,
-            code_version=self._code_versions[item.asset_key],
+            code_version=self._plan.versions.code[item.asset_key],
             uri=stored.get("uri"),
             started_at=started_at,
             finished_at=(finished_at or _now()) if started_at is not None else None,
             metadata=metadata,
             stored=stored,
             error=error,
-            inputs=lineage_edges(item, self._records) if started_at is not None else (),
+            inputs=inputs,
+            provenance_version=provenance,
+            data_version=data_version,
         )
         if status is Status.SUCCESS:
             self._records[item.key] = record
@@ -373,6 +397,17 @@ class Runner:
         self._results[item.key] = result = ItemResult.from_record(record, attempts)
         self._deferred.finished(item.key, status)
         self._emit(RunEvent("finished", item, len(self._items), result))
+
+    def _provenance(self, item: PlanItem, inputs: tuple[LineageEdge, ...]) -> str:
+        """The provenance version of ``item`` built from exactly the inputs it read."""
+        return compute_provenance_version(
+            str(item.asset_key),
+            item.partition_key,
+            self._plan.versions.code[item.asset_key],
+            self._plan.versions.config_hash.get(item.asset_key),
+            [(str(e.upstream_asset_key), e.upstream_partition_key, e.upstream_data_version)
+             for e in inputs],
+        )  # fmt: skip
 
     def _next_record_id(self) -> str:
         """A unique id without a system call per record: the run's random id and a counter."""

@@ -6,18 +6,21 @@ from flowstone.storage.protocol import MetadataStore
 from flowstone.storage.records import (
     BackfillRecord,
     BackfillStatus,
+    InputVersion,
     LatestState,
     LineageEdge,
     MaterializationRecord,
     MaterializationStatus,
     RunRecord,
     RunStatus,
+    VersionState,
 )
 from flowstone.storage.sql import SqlMetadataStore
 
 __all__ = [
     "BackfillRecord",
     "BackfillStatus",
+    "InputVersion",
     "LatestState",
     "LineageEdge",
     "MaterializationRecord",
@@ -26,5 +29,6 @@ __all__ = [
     "RunRecord",
     "RunStatus",
     "SqlMetadataStore",
+    "VersionState",
     "mask_url",
 ]

@@ -22,6 +22,7 @@ from flowstone.storage.records import (
     MaterializationStatus,
     RunRecord,
     RunStatus,
+    VersionState,
 )
 
 
@@ -51,6 +52,16 @@ class MetadataStore(Protocol):
         self, items: Iterable[tuple[AssetKey, PartitionKey]]
     ) -> dict[tuple[AssetKey, PartitionKey], LatestState]:
         """The ``latest`` state of each item that has one, in one query per chunk."""
+        ...
+
+    def get_version_states(
+        self, assets: Iterable[AssetKey], partitions: Iterable[PartitionKey] | None = None
+    ) -> dict[tuple[AssetKey, PartitionKey], VersionState]:
+        """What staleness needs of every item of ``assets`` that has a ``latest`` row.
+
+        Optionally only the given partitions. Reads without building records, in a number of
+        queries that does not grow with the number of items.
+        """
         ...
 
     def get_run(self, run_id: str) -> RunRecord | None:

@@ -1,11 +1,14 @@
 """The records the metadata store persists: runs, materializations, lineage and backfills.
 
 Pydantic models, frozen: they are parsed from and written to the store, and handed to callers
-as values. They know nothing about SQL.
+as values. The version states read to judge staleness are frozen slots dataclasses instead: they
+are read by the hundred thousand and only ever built by the store, so they skip validation. They
+know nothing about SQL.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -40,6 +43,13 @@ class MaterializationStatus(StrEnum):
     CANCELLED = "cancelled"
     BLOCKED = "blocked"
     """Not run: an input it needs is missing, e.g. an upstream partition never materialized."""
+    UNCHANGED = "unchanged"
+    """Not run: its inputs were recomputed with identical values, so its stored value is current."""
+
+    @property
+    def is_current(self) -> bool:
+        """Whether the item's stored value is current after the run: stored, or cut off."""
+        return self in (MaterializationStatus.SUCCESS, MaterializationStatus.UNCHANGED)
 
     @property
     def is_attempt(self) -> bool:
@@ -114,6 +124,38 @@ class LatestState(_Record):
     partition_key: PartitionKey
     latest: MaterializationRecord
     last_success: MaterializationRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InputVersion:
+    """One input of a last success: what staleness compares with the input's current version.
+
+    ``asset_key`` is the key's ``"group/name"`` text: parsing it for every edge of a bulk read
+    would cost more than the comparison it serves.
+    """
+
+    asset_key: str
+    partition_key: PartitionKey
+    data_version: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class VersionState:
+    """What staleness needs of one (asset, partition): its newest attempt and its last success.
+
+    ``latest_status`` and ``latest_sequence`` belong to the newest attempt (success or failed);
+    the other fields to the newest success, all ``None`` (and no ``inputs``) when there is none.
+    ``inputs`` are in the order the success recorded them.
+    """
+
+    latest_status: MaterializationStatus
+    latest_sequence: int
+    success_id: str | None
+    success_sequence: int | None
+    code_version: str | None
+    data_version: str | None
+    provenance_version: str | None
+    inputs: tuple[InputVersion, ...]
 
 
 class BackfillStatus(StrEnum):

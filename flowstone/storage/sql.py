@@ -16,13 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import (
-    Connection,
-    inspect,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Connection, inspect, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from flowstone.errors import StorageError
@@ -52,6 +46,7 @@ from flowstone.storage.records import (
     MaterializationStatus,
     RunRecord,
     RunStatus,
+    VersionState,
 )
 from flowstone.storage.schema import (
     CHUNK,
@@ -68,6 +63,7 @@ from flowstone.storage.schema import (
     seed_counter,
     upsert_latest,
 )
+from flowstone.storage.version_queries import load_version_states
 
 _SCHEMA_LOCK: Final = 7_274_657_323
 """PostgreSQL advisory lock key that serialises concurrent ``create_all`` calls."""
@@ -186,6 +182,13 @@ class SqlMetadataStore:
                 for stored_key, state in load_latest_chunk(conn, keys[start : start + CHUNK]):
                     found[wanted[stored_key]] = state
         return found
+
+    def get_version_states(
+        self, assets: Iterable[AssetKey], partitions: Iterable[PartitionKey] | None = None
+    ) -> dict[tuple[AssetKey, PartitionKey], VersionState]:
+        """For staleness: each item's newest attempt and last success, no records, few queries."""
+        with self._reading("Could not read the version states") as conn:
+            return load_version_states(conn, assets, partitions)
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """The run, or ``None`` if there is no such run."""

@@ -1,30 +1,50 @@
-"""Code versions of asset functions: the given ``code_version=`` or a hash of the normalised AST.
+"""Code versions of asset functions: the given ``code_version=`` or a hash of the code they run.
 
-The AST is taken without docstrings, decorators or comments, so reformatting and documenting a
-function does not make its asset stale. Pure apart from reading the function's source file.
+The hash covers the function's normalised AST (docstrings, its decorators and comments removed)
+and, transitively, the normalised source of the project-local functions and classes it refers to
+plus the canonical values of the module-level constants it reads. The standard library, installed
+packages and flowstone itself are left out: they change with installs, not with edits. Everything
+is named by module and qualified name, never by file path, so moving the project folder keeps
+every version. Parsing is cached per code object; names are resolved again on every call, so a
+rebound global or a different closure is seen. Pure apart from reading source files.
 """
 
 from __future__ import annotations
 
-import ast
-import inspect
-import textwrap
-import weakref
+import warnings
 from collections.abc import Callable
-from types import CodeType
-from typing import Any
+from typing import Any, Final
 
+from flowstone.errors import FlowstoneWarning
+from flowstone.versioning.code_analysis import analyse_class, analyse_function
+from flowstone.versioning.code_constant import canonical_constant
+from flowstone.versioning.code_reference import (
+    Definition,
+    Reference,
+    as_definition,
+    is_project_definition,
+    is_project_module,
+    iter_references,
+    qualified_name,
+)
 from flowstone.versioning.hashing import hash_struct
 
-_DOCSTRING_OWNERS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)
+_LENGTH: Final = 16
+"""Hex digits kept: 64 bits, plenty to tell the versions of one asset apart."""
 
-
-_VERSIONS: weakref.WeakKeyDictionary[CodeType, str] = weakref.WeakKeyDictionary()
-"""Versions already computed, by code object: many assets (and every run) share one source."""
+_Entry = tuple[str, str, str]
+"""(qualified name, kind, digest or canonical value) of one thing an asset's code depends on."""
 
 
 def compute_code_version(fn: Callable[..., Any], given: str | None = None) -> str:
-    """The code version of ``fn``: ``given`` when set, else a hash of its normalised source.
+    """The code version of ``fn``: ``given`` when set, else a hash of the code it runs.
+
+    Args:
+        fn: the asset function (an asset definition or decorated function also works).
+        given: the ``code_version=`` of the asset, which wins when set.
+
+    Returns:
+        ``given``, or 16 hex digits that are equal in every process for equal code.
 
     Example:
         >>> compute_code_version(lambda: 1, given="2")
@@ -32,40 +52,59 @@ def compute_code_version(fn: Callable[..., Any], given: str | None = None) -> st
     """
     if given is not None:
         return given
-    code = getattr(fn, "__code__", None)
-    if code is not None and (known := _VERSIONS.get(code)) is not None:
-        return known
-    version = _hash_source(fn, code)
-    if code is not None:
-        _VERSIONS[code] = version
-    return version
+    root = as_definition(fn)
+    if root is None:
+        return _compute_opaque_version(fn)
+    entries = _collect_entries(root)
+    return hash_struct(["CodeVersion", _digest(root), entries])[:_LENGTH]
 
 
-def _hash_source(fn: Callable[..., Any], code: CodeType | None) -> str:
-    try:
-        source = textwrap.dedent(inspect.getsource(fn))
-    except (OSError, TypeError):
-        body = code.co_code.hex() if code is not None else repr(fn)
-        return hash_struct(["CodeVersion", "bytecode", body])[:16]
-    return hash_struct(["CodeVersion", "ast", _normalised_ast(source)])[:16]
+def _collect_entries(root: Definition) -> list[_Entry]:
+    """Everything project-local that ``root`` refers to, transitively, in a canonical order."""
+    project = str(root.__module__).partition(".")[0]
+    # ids only mark definitions already walked (so recursion ends); they are never hashed
+    seen = {id(root)}
+    entries: set[_Entry] = set()
+    pending = [root]
+    while pending:
+        for reference in iter_references(pending.pop()):
+            target = as_definition(reference.value)
+            if target is None:
+                constant = _constant_entry(reference, project)
+                if constant is not None:
+                    entries.add(constant)
+            elif id(target) not in seen and is_project_definition(target, project):
+                seen.add(id(target))
+                pending.append(target)
+                entries.add((qualified_name(target), "definition", _digest(target)))
+    return sorted(entries)
 
 
-def _normalised_ast(source: str) -> str:
-    tree = ast.parse(source)
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            node.decorator_list = []
-        if isinstance(node, _DOCSTRING_OWNERS) and _has_docstring(node):
-            node.body = node.body[1:] or [ast.Pass()]
-    return ast.dump(tree, annotate_fields=True, include_attributes=False)
+def _constant_entry(reference: Reference, project: str) -> _Entry | None:
+    """The entry of a plain constant read from project code, else None."""
+    if reference.module is not None and not is_project_module(reference.module, project):
+        return None
+    canonical = canonical_constant(reference.value)
+    if canonical is None:
+        return None
+    return (reference.label, "constant", repr(canonical))
 
 
-def _has_docstring(
-    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Module,
-) -> bool:
-    first = node.body[0] if node.body else None
-    return (
-        isinstance(first, ast.Expr)
-        and isinstance(first.value, ast.Constant)
-        and isinstance(first.value.value, str)
+def _digest(definition: Definition) -> str:
+    if isinstance(definition, type):
+        return analyse_class(definition).digest
+    return analyse_function(definition).digest
+
+
+def _compute_opaque_version(fn: object) -> str:
+    """A callable with neither source nor bytecode (a builtin, say): versioned by name only."""
+    module = getattr(fn, "__module__", None) or type(fn).__module__
+    name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    warnings.warn(
+        f"Cannot read the source of {f'{module}.{name}'!r} (not a Python function), so its "
+        "code version is hashed from its name only, and edits to it will go unnoticed. "
+        "Pass code_version= to @asset to version it explicitly.",
+        FlowstoneWarning,
+        stacklevel=3,
     )
+    return hash_struct(["CodeVersion", "opaque", f"{module}:{name}"])[:_LENGTH]

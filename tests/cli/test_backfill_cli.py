@@ -370,3 +370,10 @@ def test_the_resume_hint_never_shows_the_store_password() -> None:
     )
     assert "s3cret" not in hint
     assert hint.startswith("flowstone backfill resume 3f2a9c0d1e7b -f pipeline.py --store")
+
+
+def test_the_resume_hint_repeats_the_config_file() -> None:
+    hint = resume_command(
+        "3f2a9c0d1e7b", module="shop", file=None, store_url=None, config_file=Path("prod.json")
+    )
+    assert hint == "flowstone backfill resume 3f2a9c0d1e7b -m shop --config prod.json"

@@ -38,7 +38,12 @@ def test_four_processes_share_one_store_without_errors(tmp_path: Path) -> None:
     records = [r for run in runs for r in store.get_run_materializations(run.run_id)]
     store.close()
     assert [run.status for run in runs] == [RunStatus.SUCCESS] * 4
-    assert len(records) == 80
-    assert {r.status for r in records} == {MaterializationStatus.SUCCESS}
+    # Stale-only: a process that starts after another stored an item finds it fresh.
+    assert 20 <= len(records) <= 80
+    assert {r.asset_key.name for r in records} == {f"step_{i}" for i in range(20)}
+    assert {r.status for r in records} <= {
+        MaterializationStatus.SUCCESS,
+        MaterializationStatus.UNCHANGED,
+    }
     sequences = sorted(r.sequence for r in records if r.sequence is not None)
-    assert sequences == list(range(sequences[0], sequences[0] + 80))
+    assert sequences == list(range(sequences[0], sequences[0] + len(sequences)))

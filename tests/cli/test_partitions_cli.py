@@ -72,7 +72,7 @@ def _keys(invoke: Invoke, name: str, *store: str) -> list[str]:
 
 
 def test_materialize_partition_options(invoke: Invoke, daily: Path) -> None:
-    run = ("materialize", "-f", "daily.py", "raw", "--json")
+    run = ("materialize", "-f", "daily.py", "raw", "--json", "--force")  # runs even fresh items
     assert _items(invoke(*run, "--partition", "2024-01-02", "--partition", "2024-01-04")) == [
         "raw[2024-01-02]",
         "raw[2024-01-04]",

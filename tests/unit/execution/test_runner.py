@@ -193,12 +193,12 @@ def test_lineage_points_at_the_exact_upstream_materializations(
 
     first = run()
     first_source = next(i for i in first.items if i.label == "source")
-    only_derived = run("derived")
+    only_derived = run("derived", force=True)
     assert [i.label for i in only_derived.items] == ["derived"]
     edge = store.get_history(AssetKey.parse("derived"))[0].inputs
     assert [e.upstream_materialization_id for e in edge] == [first_source.materialization_id]
 
-    both = run()
+    both = run(force=True)
     new_source = next(i for i in both.items if i.label == "source")
     edges = store.get_history(AssetKey.parse("derived"))[0].inputs
     assert [e.upstream_materialization_id for e in edges] == [new_source.materialization_id]

@@ -1,0 +1,87 @@
+"""How ``materialize --dry-run`` shows a plan: each item that would run and why, and how many
+selected items are fresh.
+
+Only display: the plan comes from ``flowstone.execution.api.plan_run`` and nothing is run or
+recorded. An item's reason reads as in ``status --why``, so the two can be compared line by line.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from flowstone.cli.explanation import causes_as_dicts
+from flowstone.cli.output import item_as_dict, stdout_console
+from flowstone.execution import Plan, PlanItem
+from flowstone.execution.plan import item_label
+
+CONDITIONAL = "runs only if its inputs change"
+"""The mark of an item that the run decides only once its inputs are recomputed."""
+FORCED = "forced (--force)"
+DEFERRED = "planned during the run, once its upstream assets finish (they may add partitions)"
+
+
+def describe_plan_item(item: PlanItem, *, force: bool) -> str:
+    """Why ``item`` is in the plan: its verdict's explanation, marked when conditional."""
+    if item.blocked is not None:
+        return f"blocked — {item.blocked}"
+    if force:
+        return FORCED
+    reason = item.verdict.explain() if item.verdict is not None else item.reason
+    return f"{reason} ({CONDITIONAL})" if item.conditional else reason
+
+
+def report_plan(plan: Plan, *, as_json: bool) -> None:
+    """Print the plan (``--json``: as data); say that nothing ran."""
+    if as_json:
+        click.echo(json.dumps(plan_as_dict(plan), indent=2))
+        return
+    for item in plan.items:
+        click.echo(f"{item_label(item.key)}: {describe_plan_item(item, force=plan.force)}")
+    for asset_key in plan.deferred:
+        click.echo(f"{asset_key}: {DEFERRED}")
+    console = stdout_console()
+    if not plan.items and not plan.deferred:
+        if plan.fresh:
+            console.print(f"Everything is fresh: {len(plan.fresh)} items, nothing to do.")
+        else:
+            console.print("Nothing selected.")
+        return
+    console.print(
+        f"Dry run: {len(plan.items)} items would run, {len(plan.fresh)} selected items are fresh "
+        f"(not run). Nothing was run.",
+        highlight=False,
+    )
+
+
+def plan_as_dict(plan: Plan) -> dict[str, object]:
+    """The plan as JSON-ready data: items with status, reason and causes; fresh items; counts."""
+    items = [
+        {
+            **item_as_dict(*item.key),
+            "status": _status(item, force=plan.force),
+            "reason": describe_plan_item(item, force=plan.force),
+            "conditional": item.conditional,
+            "blocked": item.blocked,
+            "causes": causes_as_dicts(item.verdict.causes if item.verdict is not None else ()),
+        }
+        for item in plan.items
+    ]
+    return {
+        "dry_run": True,
+        "force": plan.force,
+        "items": items,
+        "deferred": [str(asset_key) for asset_key in plan.deferred],
+        "fresh": [item_as_dict(*key) for key in plan.fresh],
+        "counts": {"run": len(plan.items), "fresh": len(plan.fresh)},
+    }
+
+
+def _status(item: PlanItem, *, force: bool) -> str:
+    """The item's freshness, or why it was not judged (``blocked``, ``forced``)."""
+    if item.blocked is not None:
+        return "blocked"
+    if item.verdict is not None:
+        return item.verdict.status.value
+    return "forced" if force else "unknown"

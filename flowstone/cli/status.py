@@ -1,0 +1,135 @@
+"""``flowstone status``: where every selected (asset, partition) stands, and why.
+
+The same judgement a stale-only ``materialize`` makes, without running anything. The exit code
+is 0 whatever the items' status (the command informs; it does not check): 2 only for bad usage,
+definitions or config, 1 when the metadata store fails.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from flowstone.cli.config_file import config_option, load_config_file
+from flowstone.cli.explanation import (
+    FRESHNESS_ORDER,
+    FRESHNESS_STYLE,
+    causes_as_dicts,
+    freshness_title,
+    why_line,
+)
+from flowstone.cli.loading import load_definitions
+from flowstone.cli.options import definitions_options, json_option, partition_options, store_option
+from flowstone.cli.output import item_as_dict, stdout_console
+from flowstone.execution import ALL_PARTITIONS, PartitionRequest, StatusReport
+from flowstone.execution import status as judge_status
+from flowstone.execution.api import resolve_settings
+from flowstone.keys import AssetKey
+from flowstone.versioning import Freshness
+
+
+@click.command()
+@click.argument("selection", nargs=-1)
+@definitions_options
+@partition_options(default=ALL_PARTITIONS)
+@config_option
+@click.option("--why", is_flag=True, help="List each item that is not fresh, with its causes.")
+@store_option
+@json_option
+def status(
+    *,
+    selection: tuple[str, ...],
+    module: str | None,
+    file: Path | None,
+    partitions: PartitionRequest,
+    config_file: Path | None,
+    why: bool,
+    store_url: str | None,
+    as_json: bool,
+) -> None:
+    """Show whether SELECTION's items (all assets, every partition when omitted) are fresh.
+
+    Counts per asset: fresh, stale, upstream stale, missing, failed, blocked. --config FILE
+    judges against that config, as `materialize --config FILE` would run. The exit code is 0
+    whatever the status; it is 1 or 2 only when the status cannot be computed.
+    """
+    config = load_config_file(config_file)
+    settings = resolve_settings(store_url=store_url)
+    registry = load_definitions(module, file, settings)
+    report = judge_status(
+        list(selection) or None,
+        partitions=partitions,
+        definitions=registry,
+        store=settings.resolved_store_url(),
+        config=config,
+        project_dir=settings.project_dir,
+    )
+    if as_json:
+        click.echo(json.dumps(status_as_dict(report), indent=2))
+        return
+    show_status(report, why=why)
+
+
+def show_status(report: StatusReport, *, why: bool) -> None:
+    """The table of counts, then (with ``why``) one line per item that is not fresh."""
+    console = stdout_console()
+    counts = report.counts()
+    if not counts:
+        console.print("Nothing selected.")
+        return
+    console.print(_counts_table(counts))
+    if why:
+        for item in report.items:
+            if item.verdict.status is not Freshness.FRESH:
+                click.echo(why_line(item.label, item.verdict))
+    total = len(report.items)
+    if report.all_fresh:
+        console.print(f"All {total} items are fresh: materialize has nothing to do.")
+        return
+    waiting = sum(1 for item in report.items if item.verdict.status is not Freshness.FRESH)
+    hint = "" if why else " --why lists the causes;"
+    console.print(
+        f"{waiting} of {total} items are not fresh.{hint} flowstone materialize recomputes "
+        f"only those (--dry-run shows the plan).",
+        highlight=False,
+    )
+
+
+def _counts_table(counts: dict[AssetKey, Counter[Freshness]]) -> Table:
+    table = Table(title="status per asset", title_justify="left")
+    table.add_column("asset", no_wrap=True)
+    table.add_column("items", justify="right")
+    for status_shown in FRESHNESS_ORDER:
+        table.add_column(freshness_title(status_shown), justify="right")
+    for asset_key, counted in counts.items():
+        cells = [
+            f"[{FRESHNESS_STYLE[shown]}]{counted[shown]}[/]" if counted[shown] else "[dim]0[/]"
+            for shown in FRESHNESS_ORDER
+        ]
+        table.add_row(escape(str(asset_key)), str(sum(counted.values())), *cells)
+    return table
+
+
+def status_as_dict(report: StatusReport) -> dict[str, object]:
+    """Every item with its status and structured causes, and the counts per asset."""
+    return {
+        "all_fresh": report.all_fresh,
+        "counts": {
+            str(asset_key): {shown.value: counted[shown] for shown in FRESHNESS_ORDER}
+            for asset_key, counted in report.counts().items()
+        },
+        "items": [
+            {
+                **item_as_dict(*item.key),
+                "status": item.verdict.status.value,
+                "explanation": item.verdict.explain(),
+                "causes": causes_as_dicts(item.verdict.causes),
+            }
+            for item in report.items
+        ],
+    }

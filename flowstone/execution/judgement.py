@@ -1,0 +1,142 @@
+"""Judging planned items against the store: which are fresh, which must run, and why.
+
+It gathers, for each item, its last success's recorded versions (one bulk read) and what its
+inputs are now, and hands them to the pure judgement in ``flowstone.versioning.staleness``, in
+topological order so that an input judged stale makes its dependents ``UPSTREAM_STALE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from flowstone.execution.asset_versions import AssetVersions
+from flowstone.keys import AssetKey
+from flowstone.storage import MaterializationStatus, MetadataStore, VersionState
+from flowstone.versioning.staleness import (
+    CurrentInput,
+    Freshness,
+    ItemFacts,
+    Recorded,
+    Verdict,
+    judge,
+)
+
+if TYPE_CHECKING:  # the plan builds on this module; it only names the plan's item type
+    from flowstone.execution.plan import ItemKey, PlanItem
+
+
+def read_version_states(
+    items: Iterable[PlanItem], store: MetadataStore
+) -> dict[ItemKey, VersionState]:
+    """The stored versions of every item and every input of ``items``, in one bulk read."""
+    keys = {item.key for item in items} | {
+        up for item in items for spec in item.inputs for up in spec.upstream
+    }
+    if not keys:
+        return {}
+    assets = sorted({asset for asset, _ in keys})
+    partitions = {partition for _, partition in keys}
+    states = store.get_version_states(assets, partitions if len(partitions) <= 1000 else None)
+    return {key: state for key, state in states.items() if key in keys}
+
+
+def judge_items(
+    items: Sequence[PlanItem],
+    states: Mapping[ItemKey, VersionState],
+    versions: AssetVersions,
+) -> dict[ItemKey, Verdict]:
+    """The verdict of each item (given in topological order), inputs judged before dependents."""
+    verdicts: dict[ItemKey, Verdict] = {}
+    names: dict[AssetKey, str] = {}
+    for item in items:
+        state = states.get(item.key)
+        if state is not None and _is_plainly_fresh(
+            item, state, states=states, verdicts=verdicts, versions=versions, names=names
+        ):
+            verdicts[item.key] = Verdict(Freshness.FRESH, (), state.provenance_version)
+            continue
+        current = [
+            CurrentInput(
+                (str(up[0]), up[1]),
+                states[up].data_version if up in states else None,
+                fresh=up not in verdicts or verdicts[up].status is Freshness.FRESH,
+            )
+            for up in _inputs_of(item)
+            if up in states or up in verdicts  # never stored nor planned: blocked or dropped
+        ]
+        verdicts[item.key] = judge(item_facts(item, states.get(item.key), versions, current))
+    return verdicts
+
+
+def _is_plainly_fresh(
+    item: PlanItem,
+    state: VersionState,
+    *,
+    states: Mapping[ItemKey, VersionState],
+    verdicts: Mapping[ItemKey, Verdict],
+    versions: AssetVersions,
+    names: dict[AssetKey, str],
+) -> bool:
+    """Fresh without recomputing the provenance version: same code, no config, and exactly the
+    recorded inputs at their recorded data versions, each of them fresh. The recorded provenance
+    was computed from these very values, so recomputing it would give it back; this check skips
+    the hashing, which dominates the status of many thousands of items."""
+    asset_key = item.asset_key
+    if (
+        state.provenance_version is None
+        or state.latest_status is MaterializationStatus.FAILED
+        or item.blocked is not None
+        or versions.config_hash.get(asset_key) is not None
+        or state.code_version != versions.code[asset_key]
+    ):
+        return False
+    upstream = _inputs_of(item)
+    if len(upstream) != len(state.inputs):
+        return False
+    recorded = {(edge.asset_key, edge.partition_key): edge.data_version for edge in state.inputs}
+    for key in upstream:
+        verdict, found = verdicts.get(key), states.get(key)
+        if found is None or (verdict is not None and verdict.status is not Freshness.FRESH):
+            return False
+        name = names.get(key[0]) or names.setdefault(key[0], str(key[0]))
+        if (name, key[1]) not in recorded or recorded[name, key[1]] != found.data_version:
+            return False
+    return True
+
+
+def item_facts(
+    item: PlanItem,
+    state: VersionState | None,
+    versions: AssetVersions,
+    current: Sequence[CurrentInput],
+) -> ItemFacts:
+    """What the judgement of ``item`` needs, from its stored state and its inputs now."""
+    return ItemFacts(
+        asset_key=str(item.asset_key),
+        partition_key=item.partition_key,
+        code_version=versions.code[item.asset_key],
+        config_hash=versions.config_hash.get(item.asset_key),
+        recorded=_recorded(state),
+        inputs=current,
+        blocked=item.blocked,
+    )
+
+
+def _recorded(state: VersionState | None) -> Recorded | None:
+    if state is None:
+        return None
+    return Recorded(
+        code_version=state.code_version,
+        provenance_version=state.provenance_version,
+        data_version=state.data_version,
+        inputs={(edge.asset_key, edge.partition_key): edge.data_version for edge in state.inputs},
+        latest_failed=state.latest_status is MaterializationStatus.FAILED,
+    )
+
+
+def _inputs_of(item: PlanItem) -> Sequence[ItemKey]:
+    """Each upstream item once, in the order the inputs name them."""
+    if len(item.inputs) == 1:
+        return item.inputs[0].upstream  # one parameter names each upstream item once
+    return list(dict.fromkeys(up for spec in item.inputs for up in spec.upstream))

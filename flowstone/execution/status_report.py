@@ -1,0 +1,81 @@
+"""``flowstone.status``: where every selected (asset, partition) stands, and why.
+
+The same judgement a stale-only run makes, without running anything: one bulk read of the
+store, then the pure verdicts in topological order.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flowstone.definitions import AssetDef, Definitions, Registry
+from flowstone.execution.api import Selection, build_graph, open_store, resolve_settings
+from flowstone.execution.asset_versions import ConfigValues, resolve_asset_versions
+from flowstone.execution.judgement import judge_items, read_version_states
+from flowstone.execution.partition_request import ALL_PARTITIONS, PartitionRequest
+from flowstone.execution.plan import ItemKey, draft_plan_items
+from flowstone.graph import select
+from flowstone.keys import UNPARTITIONED, AssetKey
+from flowstone.storage import MetadataStore
+from flowstone.versioning import Freshness, Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class ItemStatus:
+    """One item's verdict."""
+
+    key: ItemKey
+    verdict: Verdict
+
+    @property
+    def label(self) -> str:
+        asset, partition = self.key
+        return str(asset) if partition == UNPARTITIONED else f"{asset}[{partition}]"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """Every selected item's verdict, in topological order."""
+
+    items: tuple[ItemStatus, ...]
+
+    def counts(self) -> dict[AssetKey, Counter[Freshness]]:
+        """Per asset, how many of its partitions are in each status."""
+        counts: dict[AssetKey, Counter[Freshness]] = {}
+        for item in self.items:
+            counts.setdefault(item.key[0], Counter())[item.verdict.status] += 1
+        return counts
+
+    @property
+    def all_fresh(self) -> bool:
+        return all(item.verdict.status is Freshness.FRESH for item in self.items)
+
+
+def status(
+    selection: Selection = None,
+    *,
+    partitions: PartitionRequest = ALL_PARTITIONS,
+    definitions: Registry | Definitions | Sequence[AssetDef[Any, Any]] | None = None,
+    store: str | MetadataStore | None = None,
+    config: ConfigValues | None = None,
+    project_dir: Path | None = None,
+) -> StatusReport:
+    """The status of the selected items (every partition by default) with their causes.
+
+    Example:
+        >>> report = status("*daily_revenue")
+        >>> [i.verdict.explain() for i in report.items if i.verdict.status != "fresh"]
+        ['stale — upstream clean_orders[2024-03-02] changed (data version a1b2.. -> c3d4..)']
+    """
+    settings = resolve_settings(project_dir)
+    graph = build_graph(definitions)
+    selected = select(graph, selection)
+    versions = resolve_asset_versions(graph, selected, config)
+    with open_store(store, settings) as opened:
+        items = draft_plan_items(graph, selected, opened, request=partitions)
+        verdicts = judge_items(items, read_version_states(items, opened), versions)
+    return StatusReport(tuple(ItemStatus(item.key, verdicts[item.key]) for item in items))

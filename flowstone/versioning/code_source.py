@@ -1,0 +1,139 @@
+"""Where a definition's source is: the AST node of one function or class, read from its file.
+
+A function is cut out of its file by the lines its bytecode spans, which needs no tokenizing; the
+few shapes that misses (a lambda, a body of only a docstring) go through ``inspect``. A class is
+found by qualified name in its file's parsed tree, which is kept while ``linecache`` holds the
+same lines. Reads source files through ``linecache`` (re-checked, so an edited and reloaded module
+is read afresh); never executes anything.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import linecache
+import sys
+from collections.abc import Iterator
+from types import CodeType, FunctionType
+from typing import Any, Final, TypeAlias
+
+DefinitionNode: TypeAlias = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda
+
+_SCOPES: Final = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_BLOCK_PARTS: Final = (ast.stmt, ast.excepthandler, ast.match_case)
+
+_TREES: dict[str, tuple[list[str], ast.Module]] = {}
+"""Parsed files by name, with the ``linecache`` lines they came from (a new list means an edit)."""
+
+
+def find_function_node(fn: FunctionType) -> DefinitionNode | None:
+    """The ``def`` or ``lambda`` node of ``fn``, or None when its source cannot be read."""
+    code = fn.__code__
+    if code.co_name != "<lambda>":
+        lines = _source_lines(code.co_filename, fn.__globals__)
+        body = _parse_block(lines[code.co_firstlineno - 1 : _last_line(code)])
+        first = body[0] if body else None
+        if (
+            isinstance(first, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and first.name == code.co_name
+        ):
+            return first
+    return _node_from_inspect(fn, code.co_name)
+
+
+def find_class_node(cls: type) -> ast.ClassDef | None:
+    """The ``class`` node of ``cls``, or None when its source cannot be read."""
+    module = sys.modules.get(cls.__module__)
+    filename = getattr(module, "__file__", None)
+    if module is None or not isinstance(filename, str):
+        return None
+    lines = _source_lines(filename, vars(module))
+    cached = _TREES.get(filename)
+    if cached is None or cached[0] is not lines:
+        tree = ast.Module(body=_parse_block(lines) or [], type_ignores=[])
+        _TREES[filename] = cached = (lines, tree)
+    node = _find_by_qualified_name(cached[1].body, cls.__qualname__.split("."))
+    return node if isinstance(node, ast.ClassDef) else None
+
+
+def _source_lines(filename: str, module_globals: dict[str, Any]) -> list[str]:
+    linecache.checkcache(filename)
+    return linecache.getlines(filename, module_globals)
+
+
+def _last_line(code: CodeType) -> int:
+    """The last source line any instruction of ``code`` (or code nested in it) comes from."""
+    last = code.co_firstlineno
+    pending = [code]
+    while pending:
+        current = pending.pop()
+        for _, end, _, _ in current.co_positions():
+            if end is not None and end > last:
+                last = end
+        pending.extend(const for const in current.co_consts if isinstance(const, CodeType))
+    return last
+
+
+def _parse_block(lines: list[str]) -> list[ast.stmt] | None:
+    """The statements of ``lines``; an indented block (a method, say) is parsed as a body."""
+    text = "".join(lines)
+    indented = text[:1] in (" ", "\t")
+    try:
+        # "if 1:" keeps multi-line strings intact, where dedenting would miss or change them
+        tree = ast.parse(f"if 1:\n{text}" if indented else text)
+    except (SyntaxError, ValueError):
+        return None
+    if indented:
+        block = tree.body[0]
+        return block.body if isinstance(block, ast.If) else None
+    return tree.body
+
+
+def _node_from_inspect(fn: FunctionType, name: str) -> DefinitionNode | None:
+    try:
+        lines = inspect.getsource(fn).splitlines(keepends=True)
+    except (OSError, TypeError):
+        return None
+    body = _parse_block(lines) or []
+    if name == "<lambda>":
+        # the source of a lambda is its whole line: only a line with one lambda is unambiguous
+        nodes = [node for statement in body for node in ast.walk(statement)]
+        lambdas = [node for node in nodes if isinstance(node, ast.Lambda)]
+        return lambdas[0] if len(lambdas) == 1 else None
+    first = body[0] if body else None
+    if isinstance(first, (ast.FunctionDef, ast.AsyncFunctionDef)) and first.name == name:
+        return first
+    return None
+
+
+def _find_by_qualified_name(
+    statements: list[ast.stmt], parts: list[str]
+) -> ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | None:
+    """The first definition at ``parts`` (``["f", "<locals>", "Row"]``) under ``statements``."""
+    name, rest = parts[0], parts[1:]
+    for node in _iter_definitions(statements):
+        if node.name != name:
+            continue
+        if not rest:
+            return node
+        is_function = not isinstance(node, ast.ClassDef)
+        if (rest[0] == "<locals>") != is_function:
+            continue
+        found = _find_by_qualified_name(node.body, rest[1:] if is_function else rest)
+        if found is not None:
+            return found
+    return None
+
+
+def _iter_definitions(
+    statements: list[ast.stmt],
+) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]:
+    """Definitions made in this scope, in source order, including under ``if``/``try``/``with``."""
+    pending: list[ast.AST] = list(reversed(statements))
+    while pending:
+        node = pending.pop()
+        if isinstance(node, _SCOPES):
+            yield node
+        else:
+            children = [c for c in ast.iter_child_nodes(node) if isinstance(c, _BLOCK_PARTS)]
+            pending.extend(reversed(children))
