@@ -7,7 +7,7 @@ topological order so that an input judged stale makes its dependents ``UPSTREAM_
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from flowstone.execution.asset_versions import AssetVersions
@@ -27,18 +27,25 @@ if TYPE_CHECKING:  # the plan builds on this module; it only names the plan's it
 
 
 def read_version_states(
-    items: Iterable[PlanItem], store: MetadataStore
-) -> dict[ItemKey, VersionState]:
-    """The stored versions of every item and every input of ``items``, in one bulk read."""
-    keys = {item.key for item in items} | {
-        up for item in items for spec in item.inputs for up in spec.upstream
-    }
-    if not keys:
+    items: Sequence[PlanItem], store: MetadataStore
+) -> Mapping[ItemKey, VersionState]:
+    """The stored versions of every item and every input of ``items``, in one bulk read.
+
+    Every item of an asset reads the same upstream assets, so the first item of each asset
+    names them; partitions narrow the read only for small plans (a big one reads whole assets).
+    """
+    if not items:
         return {}
-    assets = sorted({asset for asset, _ in keys})
-    partitions = {partition for _, partition in keys}
-    states = store.get_version_states(assets, partitions if len(partitions) <= 1000 else None)
-    return {key: state for key, state in states.items() if key in keys}
+    firsts = {item.key[0]: item for item in reversed(items)}
+    assets = set(firsts) | {
+        up[0] for item in firsts.values() for s in item.inputs for up in s.upstream
+    }
+    partitions = None
+    if len(items) <= 1000:
+        partitions = {item.key[1] for item in items} | {
+            up[1] for item in items for spec in item.inputs for up in spec.upstream
+        }
+    return store.get_version_states(sorted(assets), partitions)
 
 
 def judge_items(
@@ -94,6 +101,16 @@ def _is_plainly_fresh(
     upstream = _inputs_of(item)
     if len(upstream) != len(state.inputs):
         return False
+    if len(upstream) == 1:  # the common case, without building a mapping
+        key, edge = upstream[0], state.inputs[0]
+        found = states.get(key)
+        return (
+            found is not None
+            and (key not in verdicts or verdicts[key].status is Freshness.FRESH)
+            and edge.partition_key == key[1]
+            and edge.data_version == found.data_version
+            and edge.asset_key == (names.get(key[0]) or names.setdefault(key[0], str(key[0])))
+        )
     recorded = {(edge.asset_key, edge.partition_key): edge.data_version for edge in state.inputs}
     for key in upstream:
         verdict, found = verdicts.get(key), states.get(key)

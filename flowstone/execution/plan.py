@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
+from flowstone.collector import collector_paused
 from flowstone.definitions import AssetDef
 from flowstone.execution.asset_versions import AssetVersions, resolve_asset_versions
 from flowstone.execution.judgement import judge_items, read_version_states
@@ -132,12 +133,13 @@ def build_plan(
     deferred = _deferred_assets(graph, selected) if defer_dynamic and only is None else []
     state = read_partition_state(graph, selected, store, now)
     versions = versions or resolve_asset_versions(graph, selected)
-    items = _draft(graph, selected, request, only, state, deferred=deferred)
     states: Mapping[ItemKey, VersionState] = {}
     fresh: tuple[ItemKey, ...] = ()
-    if not force:
-        states = read_version_states(items, store)
-        items, fresh = _judged(items, judge_items(items, states, versions))
+    with collector_paused():  # many small objects, no cycles: see flowstone.collector
+        items = _draft(graph, selected, request, only, state, deferred=deferred)
+        if not force:
+            states = read_version_states(items, store)
+            items, fresh = _judged(items, judge_items(items, states, versions))
     plan = finish_plan(graph, items, store, state=state, deferred=tuple(deferred), request=request)
     return replace(plan, versions=versions, states=states, fresh=fresh, force=force)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flowstone.collector import collector_paused
 from flowstone.definitions import AssetDef, Definitions, Registry
 from flowstone.execution.api import Selection, build_graph, open_store, resolve_settings
 from flowstone.execution.asset_versions import ConfigValues, resolve_asset_versions
@@ -75,7 +76,7 @@ def status(
     graph = build_graph(definitions)
     selected = select(graph, selection)
     versions = resolve_asset_versions(graph, selected, config)
-    with open_store(store, settings) as opened:
+    with open_store(store, settings) as opened, collector_paused():
         items = draft_plan_items(graph, selected, opened, request=partitions)
         verdicts = judge_items(items, read_version_states(items, opened), versions)
-    return StatusReport(tuple(ItemStatus(item.key, verdicts[item.key]) for item in items))
+        return StatusReport(tuple(ItemStatus(item.key, verdicts[item.key]) for item in items))
