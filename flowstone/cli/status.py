@@ -75,6 +75,12 @@ def status(
     show_status(report, why=why)
 
 
+UNHASHABLE_NOTE = (
+    "its value could not be hashed, so its data version is its provenance version and its "
+    "dependents get no early cutoff (return Output(value, data_version=...) to give one)"
+)
+
+
 def show_status(report: StatusReport, *, why: bool) -> None:
     """The table of counts, then (with ``why``) one line per item that is not fresh."""
     console = stdout_console()
@@ -87,6 +93,8 @@ def show_status(report: StatusReport, *, why: bool) -> None:
         for item in report.items:
             if item.verdict.status is not Freshness.FRESH:
                 click.echo(why_line(item.label, item.verdict))
+            if item.unhashable:
+                click.echo(f"{item.label}: note — {UNHASHABLE_NOTE}")
     total = len(report.items)
     if report.all_fresh:
         console.print(f"All {total} items are fresh: materialize has nothing to do.")
@@ -129,6 +137,7 @@ def status_as_dict(report: StatusReport) -> dict[str, object]:
                 "status": item.verdict.status.value,
                 "explanation": item.verdict.explain(),
                 "causes": causes_as_dicts(item.verdict.causes),
+                "unhashable": item.unhashable,
             }
             for item in report.items
         ],

@@ -21,8 +21,9 @@ from flowstone.execution.partition_request import ALL_PARTITIONS, PartitionReque
 from flowstone.execution.plan import ItemKey, draft_plan_items
 from flowstone.graph import select
 from flowstone.keys import UNPARTITIONED, AssetKey
-from flowstone.storage import MetadataStore
+from flowstone.storage import MetadataStore, VersionState
 from flowstone.versioning import Freshness, Verdict
+from flowstone.versioning.provenance import FALLBACK_PREFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,9 @@ class ItemStatus:
 
     key: ItemKey
     verdict: Verdict
+    unhashable: bool = False
+    """Its stored value could not be hashed: its data version is its provenance version, so its
+    dependents get no early cutoff."""
 
     @property
     def label(self) -> str:
@@ -78,5 +82,16 @@ def status(
     versions = resolve_asset_versions(graph, selected, config)
     with open_store(store, settings) as opened, collector_paused():
         items = draft_plan_items(graph, selected, opened, request=partitions)
-        verdicts = judge_items(items, read_version_states(items, opened), versions)
-        return StatusReport(tuple(ItemStatus(item.key, verdicts[item.key]) for item in items))
+        states = read_version_states(items, opened)
+        verdicts = judge_items(items, states, versions)
+        return StatusReport(
+            tuple(
+                ItemStatus(item.key, verdicts[item.key], _is_unhashable(states.get(item.key)))
+                for item in items
+            )
+        )
+
+
+def _is_unhashable(state: VersionState | None) -> bool:
+    version = state.data_version if state is not None else None
+    return version is not None and version.startswith(FALLBACK_PREFIX)
