@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING
 
 from flowstone.execution.asset_versions import AssetVersions
 from flowstone.keys import AssetKey
-from flowstone.storage import MaterializationStatus, MetadataStore, VersionState
+from flowstone.storage import (
+    LineageEdge,
+    MaterializationRecord,
+    MaterializationStatus,
+    MetadataStore,
+    VersionState,
+)
+from flowstone.versioning.provenance import compute_provenance_version
 from flowstone.versioning.staleness import (
     CurrentInput,
     Freshness,
@@ -157,3 +164,32 @@ def _inputs_of(item: PlanItem) -> Sequence[ItemKey]:
     if len(item.inputs) == 1:
         return item.inputs[0].upstream  # one parameter names each upstream item once
     return list(dict.fromkeys(up for spec in item.inputs for up in spec.upstream))
+
+
+def is_unchanged(
+    item: PlanItem,
+    state: VersionState | None,
+    records: Mapping[ItemKey, MaterializationRecord],
+    versions: AssetVersions,
+) -> bool:
+    """Re-judge a conditional item once its inputs are done: fresh means it is cut off."""
+    current = [
+        CurrentInput((str(up[0]), up[1]), record.data_version if record else None)
+        for up in _inputs_of(item)
+        for record in [records.get(up)]
+    ]
+    return judge(item_facts(item, state, versions, current)).status is Freshness.FRESH
+
+
+def compute_provenance(
+    item: PlanItem, inputs: Sequence[LineageEdge], versions: AssetVersions
+) -> str:
+    """The provenance version of ``item`` built from exactly the inputs it read."""
+    return compute_provenance_version(
+        str(item.asset_key),
+        item.partition_key,
+        versions.code[item.asset_key],
+        versions.config_hash.get(item.asset_key),
+        [(str(e.upstream_asset_key), e.upstream_partition_key, e.upstream_data_version)
+         for e in inputs],
+    )  # fmt: skip

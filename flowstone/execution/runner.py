@@ -26,22 +26,20 @@ from flowstone.errors import FlowstoneError
 from flowstone.execution.chain import ChainStep, find_successors
 from flowstone.execution.deferral import DeferredAssets
 from flowstone.execution.failure import describe_error, sole_flowstone_error
-from flowstone.execution.judgement import item_facts
+from flowstone.execution.judgement import compute_provenance, is_unchanged
 from flowstone.execution.materializer import Attempt, Materializer, Outcome
 from flowstone.execution.plan import ItemKey, Plan, PlanItem, lineage_edges
 from flowstone.execution.recorder import MaterializationRecorder
 from flowstone.execution.resources import IOManagerSet
 from flowstone.execution.result import ItemResult, RunEvent, RunResult
 from flowstone.storage import (
-    LineageEdge,
     MaterializationRecord,
     MaterializationStatus,
     MetadataStore,
     RunRecord,
     RunStatus,
 )
-from flowstone.versioning import compute_provenance_version, fallback_data_version
-from flowstone.versioning.staleness import CurrentInput, Freshness, judge
+from flowstone.versioning import fallback_data_version
 
 Status = MaterializationStatus
 CHAIN_BUDGET_SECONDS = 0.05
@@ -81,6 +79,7 @@ class Runner:
         self._order: list[ItemKey] = list(self._items)
         self._deferred = DeferredAssets(plan, store)
         self._skip_reasons: dict[ItemKey, str] = {}
+        self._fresh: list[ItemKey] = []
         self._results: dict[ItemKey, ItemResult] = {}
         self._records: dict[ItemKey, MaterializationRecord] = dict(plan.external)
         self._materializer = Materializer(plan, managers)
@@ -119,8 +118,8 @@ class Runner:
         finally:
             with anyio.CancelScope(shield=True):
                 await self._close(status)
-        items = tuple(self._results[key] for key in self._order)
-        return RunResult(self.run_id, status, items, self._plan.fresh)
+        items = tuple(self._results[key] for key in self._order if key in self._results)
+        return RunResult(self.run_id, status, items, (*self._plan.fresh, *self._fresh))
 
     def _add_items(self, items: tuple[PlanItem, ...] | list[PlanItem]) -> list[ItemKey]:
         """Register items to run; return those whose inputs are all ready."""
@@ -206,9 +205,20 @@ class Runner:
                 continue
             item = self._items[key]
             reason = item.blocked or self._skip_reasons.get(key) or self._upstream_problem(item)
-            if reason is None and item.conditional and self._is_unchanged(item):
-                self._finish(item, Status.UNCHANGED, None, error="unchanged inputs")
+            if (
+                reason is None
+                and item.conditional
+                and is_unchanged(item, self._states.get(key), self._records, self._plan.versions)
+            ):
+                if self._any_input_ran(item):
+                    self._finish(item, Status.UNCHANGED, None, error="unchanged inputs")
+                    ready.extend(self._unblock(key))
+                    continue
+                # Planned during the run and found current: as if judged fresh up front.
+                self._fresh.append(key)
+                self._deferred.finished(key, Status.SUCCESS)
                 ready.extend(self._unblock(key))
+                del self._items[key]
                 continue
             if reason is None:
                 self._ready.append(item)
@@ -245,16 +255,9 @@ class Runner:
                 newly_ready.append(dependent)
         return newly_ready
 
-    def _is_unchanged(self, item: PlanItem) -> bool:
-        """Re-judge a conditional item now that its inputs are done: fresh means cut off."""
-        current = [
-            CurrentInput((str(up[0]), up[1]), record.data_version if record else None)
-            for up in dict.fromkeys(u for spec in item.inputs for u in spec.upstream)
-            for record in [self._records.get(up)]
-        ]
-        state = self._states.get(item.key)
-        facts = item_facts(item, state, self._plan.versions, current)
-        return judge(facts).status is Freshness.FRESH
+    def _any_input_ran(self, item: PlanItem) -> bool:
+        """Whether an input of ``item`` was run or judged in this run (not only read as stored)."""
+        return any(up in self._results for spec in item.inputs for up in spec.upstream)
 
     def _upstream_problem(self, item: PlanItem) -> str | None:
         for spec in item.inputs:
@@ -370,7 +373,7 @@ class Runner:
         inputs = lineage_edges(item, self._records) if started_at is not None else ()
         provenance = data_version = None
         if outcome is not None:
-            provenance = self._provenance(item, inputs)
+            provenance = compute_provenance(item, inputs, self._plan.versions)
             data_version = outcome.data_version or fallback_data_version(provenance)
         record = MaterializationRecord(
             materialization_id=self._next_record_id(),
@@ -397,17 +400,6 @@ class Runner:
         self._results[item.key] = result = ItemResult.from_record(record, attempts)
         self._deferred.finished(item.key, status)
         self._emit(RunEvent("finished", item, len(self._items), result))
-
-    def _provenance(self, item: PlanItem, inputs: tuple[LineageEdge, ...]) -> str:
-        """The provenance version of ``item`` built from exactly the inputs it read."""
-        return compute_provenance_version(
-            str(item.asset_key),
-            item.partition_key,
-            self._plan.versions.code[item.asset_key],
-            self._plan.versions.config_hash.get(item.asset_key),
-            [(str(e.upstream_asset_key), e.upstream_partition_key, e.upstream_data_version)
-             for e in inputs],
-        )  # fmt: skip
 
     def _next_record_id(self) -> str:
         """A unique id without a system call per record: the run's random id and a counter."""

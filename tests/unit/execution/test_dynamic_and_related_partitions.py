@@ -208,3 +208,12 @@ def test_an_asset_adding_an_invalid_key_fails_and_adds_nothing(
     assert result.items[0].status is MaterializationStatus.FAILED
     assert "date=2024-01-01" in (result.items[0].error or "")
     assert get_dynamic_partitions(CUSTOMERS, store=store) == ()
+
+
+def test_a_second_run_of_a_dynamic_pipeline_runs_nothing_and_finds_it_fresh(run: Run) -> None:
+    memory = InMemoryIOManager()
+    _customer_pipeline(["acme", "globex"])
+    assert run(partitions="all", io_managers={"fs": memory}).success
+    again = run(partitions="all", io_managers={"fs": memory})
+    assert again.success and again.items == ()
+    assert len(again.fresh) == 1 + 2 + 1 + 1
