@@ -66,7 +66,7 @@ def select_targets(
     if policy == "all":
         chosen = keys
     elif policy == "stale":
-        verdicts = judge_items(items, read_version_states(items, store), versions)
+        verdicts = judge_items(items, read_version_states(items, store), versions, graph)
         chosen = [key for key in keys if verdicts[key].status is not Freshness.FRESH]
     else:
         latest = store.get_latest(keys)

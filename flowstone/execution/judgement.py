@@ -8,9 +8,11 @@ topological order so that an input judged stale makes its dependents ``UPSTREAM_
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from flowstone.execution.asset_versions import AssetVersions
+from flowstone.graph import AssetGraph
 from flowstone.keys import AssetKey
 from flowstone.storage import (
     LineageEdge,
@@ -27,6 +29,7 @@ from flowstone.versioning.staleness import (
     Recorded,
     Verdict,
     judge,
+    label,
 )
 
 if TYPE_CHECKING:  # the plan builds on this module; it only names the plan's item type
@@ -59,8 +62,14 @@ def judge_items(
     items: Sequence[PlanItem],
     states: Mapping[ItemKey, VersionState],
     versions: AssetVersions,
+    graph: AssetGraph,
 ) -> dict[ItemKey, Verdict]:
-    """The verdict of each item (given in topological order), inputs judged before dependents."""
+    """The verdict of each item (given in topological order), inputs judged before dependents.
+
+    An input that was never stored and is not judged here blocks its dependent, unless the
+    dependency allows missing partitions: then it is left out, as the run leaves it out.
+    """
+    optional = _optional_inputs(graph, {item.key[0] for item in items})
     verdicts: dict[ItemKey, Verdict] = {}
     names: dict[AssetKey, str] = {}
     for item in items:
@@ -70,17 +79,47 @@ def judge_items(
         ):
             verdicts[item.key] = Verdict(Freshness.FRESH, (), state.provenance_version)
             continue
-        current = [
-            CurrentInput(
-                (str(up[0]), up[1]),
-                states[up].data_version if up in states else None,
-                fresh=up not in verdicts or verdicts[up].status is Freshness.FRESH,
-            )
-            for up in _inputs_of(item)
-            if up in states or up in verdicts  # never stored nor planned: blocked or dropped
-        ]
-        verdicts[item.key] = judge(item_facts(item, states.get(item.key), versions, current))
+        verdicts[item.key] = _judge_slowly(item, states, verdicts, versions, optional)
     return verdicts
+
+
+def _judge_slowly(
+    item: PlanItem,
+    states: Mapping[ItemKey, VersionState],
+    verdicts: Mapping[ItemKey, Verdict],
+    versions: AssetVersions,
+    optional: set[tuple[AssetKey, AssetKey]],
+) -> Verdict:
+    """The full judgement: inputs present now, a required absent one blocks the item."""
+    upstream = _inputs_of(item)
+    present = [
+        up
+        for up in upstream
+        if up in verdicts or (up in states and states[up].success_id is not None)
+    ]
+    required = [up for up in upstream if up not in present and (item.key[0], up[0]) not in optional]
+    if required and item.blocked is None:
+        shown = ", ".join(label((str(asset), partition)) for asset, partition in required[:3])
+        item = replace(item, blocked=f"input {shown} never materialized and not in this run")
+    current = [
+        CurrentInput(
+            (str(up[0]), up[1]),
+            states[up].data_version if up in states else None,
+            fresh=up not in verdicts or verdicts[up].status is Freshness.FRESH,
+        )
+        for up in present
+    ]
+    return judge(item_facts(item, states.get(item.key), versions, current))
+
+
+def _optional_inputs(graph: AssetGraph, assets: set[AssetKey]) -> set[tuple[AssetKey, AssetKey]]:
+    """(asset, upstream asset) pairs whose mapping lets the asset run without missing inputs."""
+    return {
+        (asset_key, dependency.asset_key)
+        for asset_key in assets
+        for dependency in graph.get(asset_key).dependencies
+        if graph.mapping(asset_key, dependency).allow_missing
+    }
 
 
 def _is_plainly_fresh(
@@ -151,6 +190,7 @@ def _recorded(state: VersionState | None) -> Recorded | None:
     if state is None:
         return None
     return Recorded(
+        succeeded=state.success_id is not None,
         code_version=state.code_version,
         provenance_version=state.provenance_version,
         data_version=state.data_version,

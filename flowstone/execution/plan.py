@@ -139,7 +139,7 @@ def build_plan(
         items = _draft(graph, selected, request, only, state, deferred=deferred)
         if not force:
             states = read_version_states(items, store)
-            items, fresh = _judged(items, judge_items(items, states, versions))
+            items, fresh = _judged(items, judge_items(items, states, versions, graph))
     plan = finish_plan(graph, items, store, state=state, deferred=tuple(deferred), request=request)
     return replace(plan, versions=versions, states=states, fresh=fresh, force=force)
 

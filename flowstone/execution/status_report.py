@@ -83,7 +83,7 @@ def status(
     with open_store(store, settings) as opened, collector_paused():
         items = draft_plan_items(graph, selected, opened, request=partitions)
         states = read_version_states(items, opened)
-        verdicts = judge_items(items, states, versions)
+        verdicts = judge_items(items, states, versions, graph)
         return StatusReport(
             tuple(
                 ItemStatus(item.key, verdicts[item.key], _is_unhashable(states.get(item.key)))

@@ -50,6 +50,8 @@ class CauseKind(StrEnum):
     REMOVED_UPSTREAM = "upstream_partitions_removed"
     UPSTREAM_STALE = "upstream_stale"
     UNHASHABLE = "unhashable_value"
+    UNVERSIONED = "no_recorded_versions"
+    PROVENANCE = "provenance_changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,7 @@ class Recorded:
     data_version: DataVersion | None
     inputs: Mapping[InputKey, DataVersion | None]
     latest_failed: bool = False
+    succeeded: bool = True
     error: str | None = None
 
 
@@ -124,15 +127,18 @@ def judge(facts: ItemFacts) -> Verdict:
     """
     recorded = facts.recorded
     early = _without_recorded_versions(facts)
-    if early is not None or recorded is None or recorded.provenance_version is None:
+    if early is not None or recorded is None or not recorded.succeeded:
         return early or Verdict(
             Freshness.MISSING, (Cause(CauseKind.MISSING, "never materialized"),)
         )
+    if recorded.provenance_version is None:
+        cause = Cause(CauseKind.UNVERSIONED, "recorded without versions (by an older flowstone)")
+        return Verdict(Freshness.STALE, (cause,))
     if all(current.fresh for current in facts.inputs):
         provenance = expected_provenance(facts)
         if provenance == recorded.provenance_version:
             return Verdict(Freshness.FRESH, (), provenance)
-        causes = _own_causes(facts, recorded) or (Cause(CauseKind.CONFIG, "config changed"),)
+        causes = _own_causes(facts, recorded) or (_unexplained(facts),)
         return Verdict(Freshness.STALE, causes, provenance)
     causes = _own_causes(facts, recorded)
     if causes:
@@ -141,6 +147,13 @@ def judge(facts: ItemFacts) -> Verdict:
     shown = ", ".join(label(key) for key in stale[:3]) + (" ..." if len(stale) > 3 else "")
     cause = Cause(CauseKind.UPSTREAM_STALE, f"upstream {shown} will be recomputed", stale[0])
     return Verdict(Freshness.UPSTREAM_STALE, (cause,))
+
+
+def _unexplained(facts: ItemFacts) -> Cause:
+    """Code and inputs match but the provenance does not: its config (or lack of one) differs."""
+    if facts.config_hash is not None:
+        return Cause(CauseKind.CONFIG, "config changed")
+    return Cause(CauseKind.PROVENANCE, "recorded with a config it no longer has")
 
 
 def _without_recorded_versions(facts: ItemFacts) -> Verdict | None:

@@ -259,9 +259,15 @@ def test_force_recomputes_the_whole_selection(invoke: Invoke, shop: Path) -> Non
 def test_a_fresh_project_is_missing_and_a_dry_run_records_nothing(
     invoke: Invoke, shop: Path
 ) -> None:
-    status = _ok(invoke("status", "-f", "shop.py", "daily_revenue", "--why"))
-    assert _item_lines(status) == [
+    status = _ok(invoke("status", "-f", "shop.py", "*daily_revenue", "--why"))
+    assert [line for line in _item_lines(status) if line.startswith("daily_revenue")] == [
         f"daily_revenue[{day}]: missing — never materialized" for day in DAYS
+    ]
+    alone = _ok(invoke("status", "-f", "shop.py", "daily_revenue", "--why"))
+    assert _item_lines(alone) == [
+        f"daily_revenue[{day}]: blocked — input clean_orders[{day}] never materialized and not "
+        f"in this run"
+        for day in DAYS
     ]
     plan = _ok(invoke("materialize", *ALL, "--dry-run"))
     assert len(_item_lines(plan)) == 9

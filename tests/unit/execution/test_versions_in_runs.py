@@ -6,14 +6,19 @@ import importlib.util
 import sys
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 
 from flowstone import (
+    UNPARTITIONED,
+    AllPartitions,
+    AssetContext,
     AssetKey,
     ConfigError,
+    DynamicPartitions,
     Freshness,
     MaterializationStatus,
     Output,
@@ -22,11 +27,13 @@ from flowstone import (
     asset,
     status,
 )
+from flowstone.storage import MaterializationRecord, RunRecord, RunStatus
 from flowstone.storage.sql import SqlMetadataStore
 from flowstone.versioning import hash_value
 from io_managers.memory import InMemoryIOManager
 
 Run = Callable[..., RunResult]
+_NOW = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 class Scale(BaseModel):
@@ -184,3 +191,51 @@ def test_editing_a_helper_makes_its_asset_stale_and_a_comment_does_not(
         "cleaned": "success",
         "total": "unchanged",
     }
+
+
+def test_a_new_required_upstream_partition_blocks_a_fan_in_selected_alone(
+    run: Run, store: SqlMetadataStore, registry: Registry
+) -> None:
+    regions = DynamicPartitions("regions")
+    store.add_dynamic_partitions("regions", ["eu", "us"])
+
+    @asset(partitioned_by=regions)
+    def raw(context: AssetContext) -> str:
+        return context.partition_key
+
+    @asset(depends_on={"by_region": AllPartitions(raw)})
+    def total(by_region: dict[str, str]) -> int:
+        return len(by_region)
+
+    memory = InMemoryIOManager()
+    assert run(partitions="all", io_managers={"fs": memory}).success
+    store.add_dynamic_partitions("regions", ["apac"])
+    [item] = status("total", definitions=registry, store=store).items
+    assert item.verdict.status is Freshness.BLOCKED and "raw[apac]" in item.verdict.explain()
+    alone = run("total", io_managers={"fs": memory})
+    assert [(i.label, i.status) for i in alone.items] == [("total", MaterializationStatus.BLOCKED)]
+    everything = run(partitions="all", io_managers={"fs": memory})
+    assert {i.label for i in everything.items if i.status.is_attempt} == {"raw[apac]", "total"}
+
+
+def test_a_success_recorded_without_versions_is_stale_not_missing(
+    run: Run, store: SqlMetadataStore, registry: Registry
+) -> None:
+    @asset
+    def old() -> int:
+        return 1
+
+    store.add_run(RunRecord(run_id="r0", status=RunStatus.SUCCESS, started_at=_NOW))
+    store.add_materializations(
+        [
+            MaterializationRecord(
+                materialization_id="m0",
+                asset_key=AssetKey.parse("old"),
+                partition_key=UNPARTITIONED,
+                run_id="r0",
+                status=MaterializationStatus.SUCCESS,
+            )
+        ]
+    )
+    [item] = status(definitions=registry, store=store).items
+    assert item.verdict.explain() == "stale — recorded without versions (by an older flowstone)"
