@@ -48,9 +48,11 @@ def report_plan(plan: Plan, *, as_json: bool) -> None:
         else:
             console.print("Nothing selected.")
         return
+    blocked = sum(1 for item in plan.items if item.blocked is not None)
+    shown_blocked = f", {blocked} blocked" if blocked else ""
     console.print(
-        f"Dry run: {len(plan.items)} items would run, {len(plan.fresh)} selected items are fresh "
-        f"(not run). Nothing was run.",
+        f"Dry run: {len(plan.items) - blocked} items would run{shown_blocked}, "
+        f"{len(plan.fresh)} selected items are fresh (not run). Nothing was run.",
         highlight=False,
     )
 
