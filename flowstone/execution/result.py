@@ -83,6 +83,13 @@ class RunResult:
     fresh: tuple[tuple[AssetKey, PartitionKey], ...] = ()
     """Selected items that were already current: not run (stale-only runs)."""
 
+    def __repr__(self) -> str:
+        # Short: a run may hold tens of thousands of items, and reprs end up in logs.
+        return (
+            f"RunResult(run_id={self.run_id!r}, status={self.status.value!r}, "
+            f"items={len(self.items)}, fresh={len(self.fresh)})"
+        )
+
     @property
     def success(self) -> bool:
         """Whether every selected item was materialized."""
