@@ -184,7 +184,7 @@ def resume(
 def list_backfills(*, limit: int, store_url: str | None, as_json: bool) -> None:
     """List the recorded backfills, newest first: status, policy, items and partitions."""
     settings = resolve_settings(store_url=store_url)
-    with open_store(None, settings) as store:
+    with open_store(None, settings, read_only=True) as store:
         records = store.list_backfills(limit)
     report_backfills(records, as_json=as_json)
 
@@ -196,7 +196,7 @@ def list_backfills(*, limit: int, store_url: str | None, as_json: bool) -> None:
 def show(*, backfill_id: str, store_url: str | None, as_json: bool) -> None:
     """Show backfill ID: its request, items per status, failed or blocked items, and runs."""
     settings = resolve_settings(store_url=store_url)
-    with open_store(None, settings) as store:
+    with open_store(None, settings, read_only=True) as store:
         record = load_backfill(store, backfill_id)
         items = store.get_backfill_items(backfill_id)
         outcomes = store.get_backfill_outcomes(backfill_id)

@@ -32,7 +32,7 @@ def history(
         key = AssetKey.parse(asset)
     except ValueError as exc:
         raise SelectionError(f"{asset!r} is not a valid asset key: {exc}") from exc
-    with open_store(None, settings) as store:
+    with open_store(None, settings, read_only=True) as store:
         records = store.get_history(key, partition_key, limit)
     if as_json:
         click.echo(json.dumps([r.model_dump(mode="json") for r in records], indent=2))

@@ -64,7 +64,7 @@ def materialize(
     registry = load_definitions(module, file, settings)
     chosen = list(selection) or None
     if dry_run:
-        with open_store(None, settings) as store:
+        with open_store(None, settings, read_only=True) as store:
             plan = plan_run(
                 build_graph(registry), chosen, store, partitions=partitions, config=config,
                 force=force,

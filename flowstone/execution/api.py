@@ -30,6 +30,7 @@ from flowstone.storage import MetadataStore
 from flowstone.storage.sql import SqlMetadataStore
 
 Selection = str | Sequence[str] | None
+_SQLITE_FILE = "sqlite:///"
 
 
 def resolve_settings(project_dir: Path | None = None, **overrides: Any) -> Settings:
@@ -48,12 +49,21 @@ def resolve_settings(project_dir: Path | None = None, **overrides: Any) -> Setti
 
 
 @contextmanager
-def open_store(store: str | MetadataStore | None, settings: Settings) -> Iterator[MetadataStore]:
-    """The given store, or one opened from a URL (closed on exit), or the project default."""
+def open_store(
+    store: str | MetadataStore | None, settings: Settings, *, read_only: bool = False
+) -> Iterator[MetadataStore]:
+    """The given store, or one opened from a URL (closed on exit), or the project default.
+
+    ``read_only`` (status, dry runs, listings) never creates a SQLite file that does not exist
+    yet: it reads an empty in-memory store instead.
+    """
     if store is not None and not isinstance(store, str):
         yield store
         return
-    opened = SqlMetadataStore(store or settings.resolved_store_url())
+    url = store or settings.resolved_store_url()
+    if read_only and url.startswith(_SQLITE_FILE) and not Path(url[len(_SQLITE_FILE) :]).exists():
+        url = "sqlite://"
+    opened = SqlMetadataStore(url)
     try:
         yield opened
     finally:

@@ -80,7 +80,7 @@ def status(
     graph = build_graph(definitions)
     selected = select(graph, selection)
     versions = resolve_asset_versions(graph, selected, config)
-    with open_store(store, settings) as opened, collector_paused():
+    with open_store(store, settings, read_only=True) as opened, collector_paused():
         items = draft_plan_items(graph, selected, opened, request=partitions)
         states = read_version_states(items, opened)
         verdicts = judge_items(items, states, versions, graph)

@@ -371,3 +371,9 @@ def test_backfill_policy_stale_runs_only_what_is_not_fresh(invoke: Invoke, shop:
     assert payload["backfill"]["item_count"] == 6
     again = json.loads(_ok(invoke(*start, "--config", "strict.json")).stdout)
     assert (again["backfill"]["item_count"], again["run"]) == (0, None)
+
+
+def test_status_and_a_dry_run_create_no_store(invoke: Invoke, shop: Path) -> None:
+    _ok(invoke("status", "-f", "shop.py"))
+    _ok(invoke("materialize", *ALL, "--dry-run"))
+    assert not (shop / ".flowstone" / "flowstone.db").exists()
