@@ -223,7 +223,10 @@ class Harness:
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(spec=specs(), edits=EDITS)
 def test_stale_only_runs_equal_from_scratch_and_run_the_minimal_set(

@@ -1,0 +1,469 @@
+"""``PostgresIOManager``: tabular values as rows of one table per asset, others in a value table.
+
+It owns the tables in its schema: one per asset for tabular values (with ``_partition`` and
+``_row`` columns), ``_flowstone_tables`` (asset key -> table name and column types) and
+``_flowstone_values`` (one row per stored (asset, partition): a JSON or pickled value, or where
+its rows are, plus its checksum). Every save is one transaction under a per-asset advisory lock,
+so a partition is replaced whole or not at all. Keys are untrusted text: they reach SQL only as
+bound parameters or as identifiers quoted by SQLAlchemy, never formatted into a statement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Final
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.ext.compiler import compiles
+
+from flowstone.errors import IOManagerError, MissingOutputError
+from flowstone.io import IOContext
+from flowstone.keys import AssetKey
+from io_managers.postgres_tabular import (
+    MAX_IDENTIFIER_BYTES,
+    ColumnType,
+    Rows,
+    build_value,
+    canonical_json,
+    extract_rows,
+    hash_rows,
+)
+
+TABLES: Final = "_flowstone_tables"
+VALUES: Final = "_flowstone_values"
+_SQL_TYPES: Final[dict[ColumnType, Any]] = {
+    "text": sa.Text(),
+    "bigint": sa.BigInteger(),
+    "double": postgresql.DOUBLE_PRECISION(),
+    "boolean": sa.Boolean(),
+    "timestamptz": sa.DateTime(timezone=True),
+    "timestamp": sa.DateTime(),
+    "jsonb": postgresql.JSONB(),
+}
+_PLAIN_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]*")
+_UNSAFE_CHARACTERS: Final = re.compile(r"[^A-Za-z0-9_./-]")
+_HASH_LENGTH: Final = 12
+_PICKLE_PROTOCOL: Final = 5
+
+
+def compute_table_name(asset_key: AssetKey) -> str:
+    """The table of an asset: its key when short and plain, else a cut, cleaned key + hash.
+
+    Plain names start with a letter or digit and hold no ``~``; every other name ends in ``~``
+    and 12 hex digits of the key's SHA-256, so the two kinds never meet, names starting with
+    ``_`` stay free for flowstone's own tables, and no name exceeds 63 bytes.
+    """
+    text = str(asset_key)
+    if len(text) <= MAX_IDENTIFIER_BYTES and _PLAIN_NAME.fullmatch(text):
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_LENGTH]
+    cleaned = _UNSAFE_CHARACTERS.sub("_", text).lstrip("_")
+    return f"{cleaned[: MAX_IDENTIFIER_BYTES - _HASH_LENGTH - 1]}~{digest}"
+
+
+def encode_key(text: str) -> str:
+    """Make a key storable as PostgreSQL text (which refuses NUL) without making two keys equal."""
+    return text.replace("%", "%25").replace("\x00", "%00")
+
+
+class PostgresIOManager:
+    """Stores asset values in PostgreSQL, tabular ones as rows a warehouse can query.
+
+    A list of dicts with the same keys (or a pandas/polars DataFrame or pyarrow Table) becomes
+    rows of the asset's table; ``load`` returns the same type. Any other value is stored as
+    JSONB, or pickled into BYTEA with ``binary=True`` (pickles run code when loaded: keep the
+    schema writable only by people you trust). JSON numbers come back as PostgreSQL prints them,
+    so a float such as ``1e20`` fails its checksum on load instead of returning an int.
+
+    Args:
+        url: a SQLAlchemy URL (``postgresql+psycopg://user@host/db``); its password is never shown.
+        schema: where the tables live; created when first needed.
+        binary: pickle non-tabular values instead of storing them as JSON.
+
+    Raises:
+        IOManagerError: the URL is malformed or not a PostgreSQL URL.
+    """
+
+    def __init__(self, url: str, *, schema: str = "flowstone", binary: bool = False) -> None:
+        self._url = _parse_url(url)
+        self._schema = schema
+        self._binary = binary
+        self._engine = sa.create_engine(self._url, pool_pre_ping=True)
+        self._metadata = sa.MetaData(schema=schema)
+        self._tables, self._values = _catalog_tables(self._metadata)
+        self._ready = False
+        self._ready_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"PostgresIOManager({self._location()!r}, schema={self._schema!r})"
+
+    def close(self) -> None:
+        """Close the pooled connections (they reopen on next use)."""
+        self._engine.dispose()
+
+    def save(self, ctx: IOContext, value: Any) -> Mapping[str, Any]:
+        """Replace the (asset, partition) value in one transaction.
+
+        Returns:
+            ``uri`` (no password), ``rows`` for tabular values, ``data_version`` (the SHA-256 of
+            the canonical rows or value) and ``format`` (``table``, ``json`` or ``pickle``).
+
+        Raises:
+            IOManagerError: the value cannot be encoded or written, or the asset's table name
+                belongs to another asset.
+        """
+        rows = extract_rows(value)
+        entry = self._encode(ctx, value) if rows is None else None
+        with self._transaction(ctx, "written") as conn:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._lock_id(ctx.asset_key))))
+            old_table = self._registered_table(conn, ctx.asset_key)
+            if old_table is not None:
+                partition = old_table.c._partition == encode_key(ctx.partition_key)
+                conn.execute(sa.delete(old_table).where(partition))
+            if rows is not None:
+                entry = self._insert_rows(conn, ctx, rows)
+            assert entry is not None
+            self._upsert_entry(conn, ctx, entry)
+        table_name = compute_table_name(ctx.asset_key) if rows is not None else VALUES
+        stored = {"uri": self._uri(ctx, table_name), "data_version": entry["checksum"]}
+        if rows is not None:
+            stored["rows"] = len(rows.records)
+        return {**stored, "format": entry["format"]}
+
+    def load(self, ctx: IOContext) -> Any:
+        """Return the stored value after checking it against its recorded checksum.
+
+        Raises:
+            MissingOutputError: nothing is stored for the (asset, partition).
+            IOManagerError: the value cannot be read, fails its checksum or cannot be rebuilt.
+        """
+        with self._transaction(ctx, "read", isolation="REPEATABLE READ") as conn:
+            entry = conn.execute(self._entry_query(ctx)).mappings().first()
+            if entry is None:
+                raise MissingOutputError(
+                    f"No value is stored for {_where(ctx)} in {self._location()} schema "
+                    f"{self._schema!r}. Materialize the asset before loading it.",
+                    asset_key=ctx.asset_key,
+                    partition_key=ctx.partition_key,
+                )
+            if entry["format"] == "table":
+                return self._load_rows(conn, ctx, entry)
+        if entry["format"] == "pickle":
+            data = bytes(entry["value_bytes"])
+            self._verify(ctx, f"sha256:{hashlib.sha256(data).hexdigest()}", entry["checksum"])
+            return pickle.loads(data)
+        loaded = entry["value"]
+        checksum = f"sha256:{hashlib.sha256(canonical_json(loaded)).hexdigest()}"
+        self._verify(ctx, checksum, entry["checksum"])
+        return loaded
+
+    def exists(self, ctx: IOContext) -> bool:
+        """Whether a value is stored for the (asset, partition); reads only its catalog row."""
+        with self._transaction(ctx, "looked up") as conn:
+            found = conn.execute(self._entry_query(ctx).with_only_columns(sa.literal(1)))
+            return found.first() is not None
+
+    @contextmanager
+    def _transaction(
+        self, ctx: IOContext, action: str, *, isolation: str = "READ COMMITTED"
+    ) -> Iterator[Connection]:
+        """One transaction; database errors become ``IOManagerError`` without the password."""
+        try:
+            self._create_catalog()
+            with self._engine.connect().execution_options(isolation_level=isolation) as conn:
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as exc:
+            raise _error(
+                ctx,
+                f"the value could not be {action} in {self._location()} ({self._describe(exc)})",
+                "Check that the server is reachable and the user may write the schema "
+                f"{self._schema!r}, then try again.",
+            ) from exc
+
+    def _create_catalog(self) -> None:
+        """Create the schema and catalog tables once, serialized across processes."""
+        if self._ready:
+            return
+        with self._ready_lock, self._engine.begin() as conn:
+            if self._ready:
+                return
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._lock_id(None))))
+            conn.execute(sa.schema.CreateSchema(self._schema, if_not_exists=True))
+            self._metadata.create_all(conn)
+            self._ready = True
+
+    def _lock_id(self, asset_key: AssetKey | None) -> int:
+        name = f"flowstone.postgres\x00{self._schema}\x00{asset_key or ''}"
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).digest()
+        return int.from_bytes(digest[:8], "big", signed=True)
+
+    def _entry_query(self, ctx: IOContext) -> sa.Select[Any]:
+        values = self._values
+        return sa.select(values).where(
+            values.c.asset_key == encode_key(str(ctx.asset_key)),
+            values.c.partition_key == encode_key(ctx.partition_key),
+        )
+
+    def _registered_table(self, conn: Connection, asset_key: AssetKey) -> sa.Table | None:
+        found = conn.execute(
+            sa.select(self._tables.c.table_name, self._tables.c.columns).where(
+                self._tables.c.asset_key == encode_key(str(asset_key))
+            )
+        ).first()
+        if found is None:
+            return None
+        return self._table(found.table_name, found.columns)
+
+    def _table(self, name: str, columns: Mapping[str, ColumnType]) -> sa.Table:
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        table = sa.Table(
+            name,
+            sa.MetaData(schema=self._schema),
+            sa.Column("_partition", sa.Text, nullable=False),
+            sa.Column("_row", sa.BigInteger, nullable=False),
+            *(sa.Column(column, _SQL_TYPES[kind]) for column, kind in columns.items()),
+        )
+        sa.Index(f"_flowstone_ix_{digest}", table.c._partition, table.c._row)
+        return table
+
+    def _insert_rows(self, conn: Connection, ctx: IOContext, rows: Rows) -> dict[str, Any]:
+        table = self._prepare_table(conn, ctx, rows)
+        partition = encode_key(ctx.partition_key)
+        conn.execute(
+            sa.insert(table),
+            [
+                {**record, "_partition": partition, "_row": index}
+                for index, record in enumerate(rows.records)
+            ],
+        )
+        return {
+            "format": "table",
+            "value_type": rows.value_type,
+            "columns": list(rows.columns),
+            "row_count": len(rows.records),
+            "checksum": hash_rows(rows.columns, rows.records),
+        }
+
+    def _prepare_table(self, conn: Connection, ctx: IOContext, rows: Rows) -> sa.Table:
+        """The asset's table, created or widened for these rows; refuses a name clash."""
+        name, key = compute_table_name(ctx.asset_key), encode_key(str(ctx.asset_key))
+        catalog = self._tables
+        found = conn.execute(
+            sa.select(catalog.c.asset_key, catalog.c.columns).where(catalog.c.table_name == name)
+        ).first()
+        if found is not None and found.asset_key != key:
+            raise _error(
+                ctx,
+                f"its table name {name!r} already belongs to asset {found.asset_key!r}",
+                "Rename one of the two assets or give one of them another schema.",
+            )
+        existing: dict[str, ColumnType] = dict(found.columns) if found is not None else {}
+        columns = _merge_columns(ctx, existing, rows)
+        table = self._table(name, columns)
+        if found is None:
+            conn.execute(sa.insert(catalog).values(asset_key=key, table_name=name, columns=columns))
+            table.create(conn, checkfirst=True)
+        elif columns != existing:
+            for column in columns.keys() - existing.keys():
+                conn.execute(_AddColumn(table, table.c[column]))
+            conn.execute(
+                sa.update(catalog).where(catalog.c.asset_key == key).values(columns=columns)
+            )
+        return table
+
+    def _upsert_entry(self, conn: Connection, ctx: IOContext, entry: dict[str, Any]) -> None:
+        record = {
+            "value": None,
+            "value_bytes": None,
+            "value_type": None,
+            "columns": None,
+            "row_count": None,
+            **entry,
+        }
+        statement = postgresql.insert(self._values).values(
+            asset_key=encode_key(str(ctx.asset_key)),
+            partition_key=encode_key(ctx.partition_key),
+            **record,
+        )
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[self._values.c.asset_key, self._values.c.partition_key],
+                set_=record,
+            )
+        )
+
+    def _load_rows(self, conn: Connection, ctx: IOContext, entry: Mapping[str, Any]) -> Any:
+        table = self._registered_table(conn, ctx.asset_key)
+        if table is None:
+            raise _error(
+                ctx,
+                "its rows are recorded but the asset's table is missing from the catalog",
+                "Materialize the asset again.",
+            )
+        columns = tuple(entry["columns"])
+        query = (
+            sa.select(*(table.c[column] for column in columns))
+            .where(table.c._partition == encode_key(ctx.partition_key))
+            .order_by(table.c._row)
+        )
+        records = [dict(zip(columns, row, strict=True)) for row in conn.execute(query)]
+        self._verify(ctx, hash_rows(columns, records), entry["checksum"])
+        try:
+            return build_value(entry["value_type"], columns, records)
+        except ImportError as exc:
+            raise _error(
+                ctx,
+                f"it was stored as a {entry['value_type']} value but that library is missing",
+                f"Install {entry['value_type']} to load it.",
+            ) from exc
+
+    def _encode(self, ctx: IOContext, value: Any) -> dict[str, Any]:
+        """The value-table entry for a value that is not tabular."""
+        if self._binary:
+            try:
+                data = pickle.dumps(value, protocol=_PICKLE_PROTOCOL)
+            except Exception as exc:  # pickling runs arbitrary __reduce__ code
+                raise _error(
+                    ctx,
+                    f"a {type(value).__name__} value cannot be pickled ({exc})",
+                    "Return a picklable value.",
+                ) from exc
+            checksum = f"sha256:{hashlib.sha256(data).hexdigest()}"
+            return {"format": "pickle", "value_bytes": data, "checksum": checksum}
+        try:
+            json.dumps(value, allow_nan=False)
+            data = canonical_json(value)
+        except (TypeError, ValueError) as exc:
+            raise _error(
+                ctx,
+                f"a {type(value).__name__} value cannot be stored as JSON ({exc})",
+                "Return JSON data or a list of dicts, or create the manager with binary=True.",
+            ) from exc
+        checksum = f"sha256:{hashlib.sha256(data).hexdigest()}"
+        return {"format": "json", "value": value, "checksum": checksum}
+
+    def _verify(self, ctx: IOContext, actual: str, recorded: str) -> None:
+        if actual != recorded:
+            raise _error(
+                ctx,
+                f"the stored value fails its checksum (recorded {recorded}, read {actual})",
+                "Materialize the asset again; if this repeats, something else edits the table.",
+            )
+
+    def _uri(self, ctx: IOContext, table_name: str) -> str:
+        table = f"{quote(self._schema, safe='')}.{quote(table_name, safe='')}"
+        asset, partition = quote(str(ctx.asset_key), safe=""), quote(ctx.partition_key, safe="")
+        return f"{self._location()}#{table}?asset={asset}&partition={partition}"
+
+    def _location(self) -> str:
+        """The server and database, never the user or password."""
+        port = f":{self._url.port}" if self._url.port else ""
+        return f"postgresql://{self._url.host or 'localhost'}{port}/{self._url.database or ''}"
+
+    def _describe(self, exc: SQLAlchemyError) -> str:
+        """The first line of the driver's message, without the SQL, parameters or password."""
+        cause: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
+        text = f"{type(cause).__name__}: {(str(cause).strip().splitlines() or [''])[0]}"
+        password = self._url.password
+        return text.replace(str(password), "***") if password else text
+
+
+class _AddColumn(sa.schema.ExecutableDDLElement):
+    """``ALTER TABLE ... ADD COLUMN``, quoted by SQLAlchemy like ``CREATE TABLE``."""
+
+    inherit_cache = False
+
+    def __init__(self, table: sa.Table, column: sa.Column[Any]) -> None:
+        self.table = table
+        self.column = column
+
+
+@compiles(_AddColumn)
+def _compile_add_column(element: _AddColumn, compiler: Any, **kw: Any) -> str:
+    preparer = compiler.preparer
+    kind = compiler.dialect.type_compiler_instance.process(element.column.type)
+    return (
+        f"ALTER TABLE {preparer.format_table(element.table)} "
+        f"ADD COLUMN {preparer.format_column(element.column)} {kind}"
+    )
+
+
+def _merge_columns(
+    ctx: IOContext, existing: dict[str, ColumnType], rows: Rows
+) -> dict[str, ColumnType]:
+    """The table's columns after adding these rows' columns; a changed type is refused."""
+    merged = dict(existing)
+    for column, kind in zip(rows.columns, rows.types, strict=True):
+        have = merged.get(column)
+        if have is None:
+            merged[column] = kind or "text"
+        elif kind is not None and kind != have:
+            raise _error(
+                ctx,
+                f"column {column!r} now holds {kind} values but the table stores {have}",
+                "Keep the column's type, or store the asset under a new key.",
+            )
+    return merged
+
+
+def _catalog_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
+    tables = sa.Table(
+        TABLES,
+        metadata,
+        sa.Column("asset_key", sa.Text, primary_key=True),
+        sa.Column("table_name", sa.Text, nullable=False, unique=True),
+        sa.Column("columns", postgresql.JSONB, nullable=False),
+    )
+    values = sa.Table(
+        VALUES,
+        metadata,
+        sa.Column("asset_key", sa.Text, primary_key=True),
+        sa.Column("partition_key", sa.Text, primary_key=True),
+        sa.Column("format", sa.Text, nullable=False),
+        sa.Column("value", postgresql.JSONB),
+        sa.Column("value_bytes", sa.LargeBinary),
+        sa.Column("value_type", sa.Text),
+        sa.Column("columns", postgresql.JSONB),
+        sa.Column("row_count", sa.BigInteger),
+        sa.Column("checksum", sa.Text, nullable=False),
+    )
+    return tables, values
+
+
+def _parse_url(url: str) -> URL:
+    """The URL with the psycopg driver; errors never repeat it, as it may hold a password."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        parsed = None
+    if parsed is None or parsed.get_backend_name() != "postgresql":
+        raise IOManagerError(
+            "PostgresIOManager needs a PostgreSQL URL; the url= given is not one (not shown, "
+            "it may hold a password). Give one like postgresql+psycopg://user@host/db."
+        )
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _error(ctx: IOContext, what: str, fix: str) -> IOManagerError:
+    return IOManagerError(
+        f"Cannot store or load {_where(ctx)}: {what}. {fix}",
+        asset_key=ctx.asset_key,
+        partition_key=ctx.partition_key,
+    )
+
+
+def _where(ctx: IOContext) -> str:
+    return f"asset {str(ctx.asset_key)!r}, partition {ctx.partition_key!r}"
