@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -24,56 +23,27 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
-from sqlalchemy.ext.compiler import compiles
 
 from flowstone.errors import IOManagerError, MissingOutputError
 from flowstone.io import IOContext
 from flowstone.keys import AssetKey
-from io_managers.postgres_tabular import (
-    MAX_IDENTIFIER_BYTES,
+from io_managers.postgres_layout import (
+    SQL_TYPES,
+    VALUES,
+    AddColumn,
     ColumnType,
     Rows,
     build_value,
     canonical_json,
+    compute_table_name,
+    copy_rows,
+    define_catalog,
+    encode_key,
     extract_rows,
     hash_rows,
 )
 
-TABLES: Final = "_flowstone_tables"
-VALUES: Final = "_flowstone_values"
-_SQL_TYPES: Final[dict[ColumnType, Any]] = {
-    "text": sa.Text(),
-    "bigint": sa.BigInteger(),
-    "double": postgresql.DOUBLE_PRECISION(),
-    "boolean": sa.Boolean(),
-    "timestamptz": sa.DateTime(timezone=True),
-    "timestamp": sa.DateTime(),
-    "jsonb": postgresql.JSONB(),
-}
-_PLAIN_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]*")
-_UNSAFE_CHARACTERS: Final = re.compile(r"[^A-Za-z0-9_./-]")
-_HASH_LENGTH: Final = 12
 _PICKLE_PROTOCOL: Final = 5
-
-
-def compute_table_name(asset_key: AssetKey) -> str:
-    """The table of an asset: its key when short and plain, else a cut, cleaned key + hash.
-
-    Plain names start with a letter or digit and hold no ``~``; every other name ends in ``~``
-    and 12 hex digits of the key's SHA-256, so the two kinds never meet, names starting with
-    ``_`` stay free for flowstone's own tables, and no name exceeds 63 bytes.
-    """
-    text = str(asset_key)
-    if len(text) <= MAX_IDENTIFIER_BYTES and _PLAIN_NAME.fullmatch(text):
-        return text
-    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_LENGTH]
-    cleaned = _UNSAFE_CHARACTERS.sub("_", text).lstrip("_")
-    return f"{cleaned[: MAX_IDENTIFIER_BYTES - _HASH_LENGTH - 1]}~{digest}"
-
-
-def encode_key(text: str) -> str:
-    """Make a key storable as PostgreSQL text (which refuses NUL) without making two keys equal."""
-    return text.replace("%", "%25").replace("\x00", "%00")
 
 
 class PostgresIOManager:
@@ -99,8 +69,10 @@ class PostgresIOManager:
         self._schema = schema
         self._binary = binary
         self._engine = sa.create_engine(self._url, pool_pre_ping=True)
+        driver = self._engine.dialect.dbapi  # COPY raises the driver's errors, not SQLAlchemy's
+        self._driver_error: type[Exception] = driver.Error if driver else SQLAlchemyError
         self._metadata = sa.MetaData(schema=schema)
-        self._tables, self._values = _catalog_tables(self._metadata)
+        self._tables, self._values = define_catalog(self._metadata)
         self._ready = False
         self._ready_lock = threading.Lock()
 
@@ -183,7 +155,7 @@ class PostgresIOManager:
             with self._engine.connect().execution_options(isolation_level=isolation) as conn:
                 with conn.begin():
                     yield conn
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, self._driver_error) as exc:
             raise _error(
                 ctx,
                 f"the value could not be {action} in {self._location()} ({self._describe(exc)})",
@@ -232,21 +204,14 @@ class PostgresIOManager:
             sa.MetaData(schema=self._schema),
             sa.Column("_partition", sa.Text, nullable=False),
             sa.Column("_row", sa.BigInteger, nullable=False),
-            *(sa.Column(column, _SQL_TYPES[kind]) for column, kind in columns.items()),
+            *(sa.Column(column, SQL_TYPES[kind]) for column, kind in columns.items()),
         )
         sa.Index(f"_flowstone_ix_{digest}", table.c._partition, table.c._row)
         return table
 
     def _insert_rows(self, conn: Connection, ctx: IOContext, rows: Rows) -> dict[str, Any]:
         table = self._prepare_table(conn, ctx, rows)
-        partition = encode_key(ctx.partition_key)
-        conn.execute(
-            sa.insert(table),
-            [
-                {**record, "_partition": partition, "_row": index}
-                for index, record in enumerate(rows.records)
-            ],
-        )
+        copy_rows(conn, table, encode_key(ctx.partition_key), rows)
         return {
             "format": "table",
             "value_type": rows.value_type,
@@ -276,7 +241,7 @@ class PostgresIOManager:
             table.create(conn, checkfirst=True)
         elif columns != existing:
             for column in columns.keys() - existing.keys():
-                conn.execute(_AddColumn(table, table.c[column]))
+                conn.execute(AddColumn(table, table.c[column]))
             conn.execute(
                 sa.update(catalog).where(catalog.c.asset_key == key).values(columns=columns)
             )
@@ -303,7 +268,7 @@ class PostgresIOManager:
             )
         )
 
-    def _load_rows(self, conn: Connection, ctx: IOContext, entry: Mapping[str, Any]) -> Any:
+    def _load_rows(self, conn: Connection, ctx: IOContext, entry: sa.RowMapping) -> Any:
         table = self._registered_table(conn, ctx.asset_key)
         if table is None:
             raise _error(
@@ -371,32 +336,12 @@ class PostgresIOManager:
         port = f":{self._url.port}" if self._url.port else ""
         return f"postgresql://{self._url.host or 'localhost'}{port}/{self._url.database or ''}"
 
-    def _describe(self, exc: SQLAlchemyError) -> str:
+    def _describe(self, exc: Exception) -> str:
         """The first line of the driver's message, without the SQL, parameters or password."""
         cause: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
         text = f"{type(cause).__name__}: {(str(cause).strip().splitlines() or [''])[0]}"
         password = self._url.password
         return text.replace(str(password), "***") if password else text
-
-
-class _AddColumn(sa.schema.ExecutableDDLElement):
-    """``ALTER TABLE ... ADD COLUMN``, quoted by SQLAlchemy like ``CREATE TABLE``."""
-
-    inherit_cache = False
-
-    def __init__(self, table: sa.Table, column: sa.Column[Any]) -> None:
-        self.table = table
-        self.column = column
-
-
-@compiles(_AddColumn)
-def _compile_add_column(element: _AddColumn, compiler: Any, **kw: Any) -> str:
-    preparer = compiler.preparer
-    kind = compiler.dialect.type_compiler_instance.process(element.column.type)
-    return (
-        f"ALTER TABLE {preparer.format_table(element.table)} "
-        f"ADD COLUMN {preparer.format_column(element.column)} {kind}"
-    )
 
 
 def _merge_columns(
@@ -415,30 +360,6 @@ def _merge_columns(
                 "Keep the column's type, or store the asset under a new key.",
             )
     return merged
-
-
-def _catalog_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
-    tables = sa.Table(
-        TABLES,
-        metadata,
-        sa.Column("asset_key", sa.Text, primary_key=True),
-        sa.Column("table_name", sa.Text, nullable=False, unique=True),
-        sa.Column("columns", postgresql.JSONB, nullable=False),
-    )
-    values = sa.Table(
-        VALUES,
-        metadata,
-        sa.Column("asset_key", sa.Text, primary_key=True),
-        sa.Column("partition_key", sa.Text, primary_key=True),
-        sa.Column("format", sa.Text, nullable=False),
-        sa.Column("value", postgresql.JSONB),
-        sa.Column("value_bytes", sa.LargeBinary),
-        sa.Column("value_type", sa.Text),
-        sa.Column("columns", postgresql.JSONB),
-        sa.Column("row_count", sa.BigInteger),
-        sa.Column("checksum", sa.Text, nullable=False),
-    )
-    return tables, values
 
 
 def _parse_url(url: str) -> URL:

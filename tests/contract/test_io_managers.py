@@ -18,6 +18,7 @@ from io_managers.filesystem import FilesystemIOManager
 from io_managers.memory import InMemoryIOManager
 
 from .io_manager_contract import IOManagerContract
+from .postgres_case import open_postgres_manager
 
 
 class TestInMemoryIOManager(IOManagerContract):
@@ -48,3 +49,21 @@ class TestFilesystemIOManagerOnFsspecMemory(IOManagerContract):
         memory = fsspec.filesystem("memory")
         if memory.exists(root):
             memory.rm(root, recursive=True)
+
+
+@pytest.mark.postgres
+class TestPostgresIOManagerJson(IOManagerContract):
+    unsupported_values = frozenset({"bytes"})
+
+    @pytest.fixture
+    def manager(self) -> Iterator[IOManager]:
+        with open_postgres_manager() as manager:
+            yield manager
+
+
+@pytest.mark.postgres
+class TestPostgresIOManagerBinary(IOManagerContract):
+    @pytest.fixture
+    def manager(self) -> Iterator[IOManager]:
+        with open_postgres_manager(binary=True) as manager:
+            yield manager

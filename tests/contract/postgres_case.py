@@ -1,0 +1,62 @@
+"""PostgreSQL for the I/O manager tests: the server URL and a manager in a throw-away schema.
+
+It owns how these tests find a server: ``FLOWSTONE_TEST_POSTGRES_URL``, skipped without it on a
+laptop but failed in CI (``CI=true``), as the metadata store tests do. Each manager gets a new
+schema that is dropped afterwards, so tests never see each other's tables.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from io_managers.postgres import PostgresIOManager
+
+POSTGRES_URL_ENV = "FLOWSTONE_TEST_POSTGRES_URL"
+
+
+def postgres_base_url() -> str:
+    """The server URL from the environment; skips (or fails in CI) when it is not set."""
+    url = os.environ.get(POSTGRES_URL_ENV, "")
+    if url:
+        return url
+    reason = (
+        f"PostgreSQL tests need {POSTGRES_URL_ENV}, e.g. "
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}. CI must run them: give the job a PostgreSQL service and set it.")
+    pytest.skip(reason)
+
+
+def create_admin_engine(url: str) -> sa.Engine:
+    """An engine on the test server, for checks the manager does not offer."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return sa.create_engine(parsed)
+
+
+@contextmanager
+def open_postgres_manager(**options: Any) -> Iterator[PostgresIOManager]:
+    """A ``PostgresIOManager`` in a new schema, dropped with everything in it afterwards."""
+    url = postgres_base_url()
+    schema = f"flowstone_test_{uuid.uuid4().hex[:16]}"
+    manager = PostgresIOManager(url, schema=schema, **options)
+    try:
+        yield manager
+    finally:
+        manager.close()
+        admin = create_admin_engine(url)
+        try:
+            with admin.begin() as conn:
+                conn.execute(sa.schema.DropSchema(schema, cascade=True, if_exists=True))
+        finally:
+            admin.dispose()
