@@ -7,33 +7,16 @@ schema that is dropped afterwards, so tests never see each other's tables.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from io_managers.postgres import PostgresIOManager
-
-POSTGRES_URL_ENV = "FLOWSTONE_TEST_POSTGRES_URL"
-
-
-def postgres_base_url() -> str:
-    """The server URL from the environment; skips (or fails in CI) when it is not set."""
-    url = os.environ.get(POSTGRES_URL_ENV, "")
-    if url:
-        return url
-    reason = (
-        f"PostgreSQL tests need {POSTGRES_URL_ENV}, e.g. "
-        "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    )
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}. CI must run them: give the job a PostgreSQL service and set it.")
-    pytest.skip(reason)
+from tests.support.postgres import postgres_base_url
 
 
 def create_admin_engine(url: str) -> sa.Engine:

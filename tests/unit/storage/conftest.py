@@ -7,7 +7,6 @@ PostgreSQL cases are skipped, except in CI (``CI=true``), where they fail: CI mu
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,22 +17,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from flowstone.storage import RunRecord, RunStatus, SqlMetadataStore
-
-POSTGRES_URL_ENV = "FLOWSTONE_TEST_POSTGRES_URL"
-
-
-def postgres_base_url() -> str:
-    """The server URL from the environment; skips (or fails in CI) when it is not set."""
-    url = os.environ.get(POSTGRES_URL_ENV, "")
-    if url:
-        return url
-    reason = (
-        f"PostgreSQL tests need {POSTGRES_URL_ENV}, e.g. "
-        "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    )
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}. CI must run them: give the job a PostgreSQL service and set it.")
-    pytest.skip(reason)
+from tests.support.postgres import postgres_base_url
 
 
 def _postgres_schema_url(base: str) -> Iterator[str]:
