@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import sys
-import uuid
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from sqlalchemy.engine import make_url
 
 from flowstone.cli import cli
-from tests.support.postgres import postgres_base_url
+from tests.support.postgres import create_admin_engine, isolated_schema_url, postgres_base_url
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 
@@ -73,31 +71,29 @@ def test_partitioned_example_backfills_two_months_by_day_region_week_and_month(
     assert [edge["upstream_partition_key"] for edge in first_day["inputs"]] == ["2024-01-01"]
 
 
-def test_warehouse_example_puts_its_marts_and_records_in_postgresql(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_warehouse_example_puts_its_marts_and_records_in_postgresql(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "warehouse_run", EXAMPLES / "warehouse" / "run.py"
+    )
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
     base = postgres_base_url()
-    schema = f"flowstone_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(make_url(base).set(drivername="postgresql+psycopg"))
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    store_url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    monkeypatch.syspath_prepend(str(EXAMPLES / "warehouse"))
-    from run import main
-
-    try:
-        url = store_url.render_as_string(hide_password=False)
-        assert main(url, schema=f"{schema}_marts", project_dir=tmp_path) == 60 * 3 + 2
-        assert main(url, schema=f"{schema}_marts", project_dir=tmp_path) == 0  # all fresh
-        with admin.begin() as conn:
-            days = conn.execute(
-                sa.text(f'SELECT count(DISTINCT _partition) FROM "{schema}_marts".daily_revenue')
-            ).scalar()
-            recorded = conn.execute(sa.text(f'SELECT count(*) FROM "{schema}".materializations'))
-            assert (days, recorded.scalar()) == (60, 182)
-    finally:
-        with admin.begin() as conn:
-            for name in (schema, f"{schema}_marts"):
-                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-        admin.dispose()
-        sys.modules.pop("run", None)
+    admin = create_admin_engine(base)
+    with isolated_schema_url(base) as (url, schema):
+        marts = f"{schema}_marts"
+        try:
+            assert example.main(url, schema=marts, project_dir=tmp_path) == 60 * 3 + 2
+            assert example.main(url, schema=marts, project_dir=tmp_path) == 0  # all fresh
+            with admin.begin() as conn:
+                days = conn.execute(
+                    sa.text(f'SELECT count(DISTINCT _partition) FROM "{marts}".daily_revenue')
+                ).scalar()
+                recorded = conn.execute(
+                    sa.text(f'SELECT count(*) FROM "{schema}".materializations')
+                )
+                assert (days, recorded.scalar()) == (60, 182)
+        finally:
+            with admin.begin() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{marts}" CASCADE'))
+            admin.dispose()

@@ -29,6 +29,25 @@ def total(doubled: list[int]) -> int:
 """
 
 
+DAILY = """
+from pathlib import Path
+from flowstone import AssetContext, DailyPartitions, asset
+
+DAILY = DailyPartitions("2024-01-01", "2024-01-06")
+
+@asset(partitioned_by=DAILY)
+def raw(context: AssetContext) -> int:
+    if Path(f"broken-{context.partition_key}").exists():
+        raise ValueError(f"no data for {context.partition_key}")
+    return 1
+
+@asset(depends_on=[raw], partitioned_by=DAILY)
+def clean(raw: int) -> int:
+    return raw * 2
+"""
+"""A daily pipeline whose ``raw`` partition fails while a file ``broken-<day>`` exists."""
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A project folder (the current directory) holding ``pipeline.py``."""

@@ -10,25 +10,10 @@ import pytest
 from click.testing import Result
 
 from flowstone.storage.sql import SqlMetadataStore
+from tests.cli.conftest import DAILY
 
 Invoke = Callable[..., Result]
 
-DAILY = """
-from pathlib import Path
-from flowstone import AssetContext, DailyPartitions, asset
-
-DAILY = DailyPartitions("2024-01-01", "2024-01-06")
-
-@asset(partitioned_by=DAILY)
-def raw(context: AssetContext) -> int:
-    if Path(f"broken-{context.partition_key}").exists():
-        raise ValueError(f"no data for {context.partition_key}")
-    return 1
-
-@asset(depends_on=[raw], partitioned_by=DAILY)
-def clean(raw: int) -> int:
-    return raw * 2
-"""
 
 DYNAMIC = """
 from flowstone import AssetContext, DynamicPartitions, asset

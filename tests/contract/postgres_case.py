@@ -1,8 +1,8 @@
 """PostgreSQL for the I/O manager tests: the server URL and a manager in a throw-away schema.
 
-It owns how these tests find a server: ``FLOWSTONE_TEST_POSTGRES_URL``, skipped without it on a
-laptop but failed in CI (``CI=true``), as the metadata store tests do. Each manager gets a new
-schema that is dropped afterwards, so tests never see each other's tables.
+The server comes from ``tests.support.postgres`` (skipped on a laptop without one, failed in CI).
+Each manager gets a new schema that is dropped afterwards, so tests never see each other's
+tables.
 """
 
 from __future__ import annotations
@@ -13,18 +13,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from io_managers.postgres import PostgresIOManager
-from tests.support.postgres import postgres_base_url
-
-
-def create_admin_engine(url: str) -> sa.Engine:
-    """An engine on the test server, for checks the manager does not offer."""
-    parsed = make_url(url)
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return sa.create_engine(parsed)
+from tests.support.postgres import create_admin_engine, postgres_base_url
 
 
 @contextmanager

@@ -7,8 +7,13 @@ Without it the PostgreSQL cases are skipped on a laptop, with the reason, but fa
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 
 POSTGRES_URL_ENV = "FLOWSTONE_TEST_POSTGRES_URL"
 
@@ -25,3 +30,29 @@ def postgres_base_url() -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{reason}. CI must run them: give the job a PostgreSQL service and set it.")
     pytest.skip(reason)
+
+
+def create_admin_engine(url: str) -> Engine:
+    """An engine on the test server (``postgresql://`` means psycopg), for setup and checks."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return create_engine(parsed)
+
+
+@contextmanager
+def isolated_schema_url(base: str) -> Iterator[tuple[str, str]]:
+    """A new, empty schema and a URL whose connections see only it; dropped afterwards."""
+    schema = f"flowstone_test_{uuid.uuid4().hex[:16]}"
+    admin = create_admin_engine(base)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        isolated = admin.url.update_query_dict({"options": f"-csearch_path={schema}"})
+        try:
+            yield isolated.render_as_string(hide_password=False), schema
+        finally:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    finally:
+        admin.dispose()

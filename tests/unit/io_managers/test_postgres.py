@@ -28,11 +28,8 @@ from flowstone.io import IOContext
 from flowstone.keys import UNPARTITIONED, AssetKey
 from io_managers.postgres import PostgresIOManager
 from io_managers.postgres_layout import TABLES, compute_table_name, extract_rows, hash_rows
-from tests.contract.postgres_case import (
-    create_admin_engine,
-    open_postgres_manager,
-    postgres_base_url,
-)
+from tests.contract.postgres_case import open_postgres_manager
+from tests.support.postgres import create_admin_engine, postgres_base_url
 
 HOSTILE_TEXT = [
     "Robert'); DROP TABLE x;--",

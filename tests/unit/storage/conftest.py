@@ -7,35 +7,14 @@ PostgreSQL cases are skipped, except in CI (``CI=true``), where they fail: CI mu
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from flowstone.storage import RunRecord, RunStatus, SqlMetadataStore
-from tests.support.postgres import postgres_base_url
-
-
-def _postgres_schema_url(base: str) -> Iterator[str]:
-    """A URL whose connections see only a new, empty schema; the schema is dropped afterwards."""
-    url = make_url(base)
-    if url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
-    schema = f"flowstone_test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(url)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        isolated = url.update_query_dict({"options": f"-csearch_path={schema}"})
-        yield isolated.render_as_string(hide_password=False)
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+from tests.support.postgres import isolated_schema_url, postgres_base_url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -44,7 +23,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'metadata' / 'flowstone.db'}"
     else:
-        yield from _postgres_schema_url(postgres_base_url())
+        with isolated_schema_url(postgres_base_url()) as (url, _):
+            yield url
 
 
 @pytest.fixture
