@@ -41,14 +41,14 @@ def read_version_states(
 ) -> Mapping[ItemKey, VersionState]:
     """The stored versions of every item and every input of ``items``, in one bulk read.
 
-    Every item of an asset reads the same upstream assets, so the first item of each asset
-    names them; partitions narrow the read only for small plans (a big one reads whole assets).
+    An input names one upstream asset, so its first upstream item is enough to find the asset
+    (some items of an asset may read nothing of it, e.g. the first day of a lag); partitions
+    narrow the read only for small plans (a big one reads whole assets).
     """
     if not items:
         return {}
-    firsts = {item.key[0]: item for item in reversed(items)}
-    assets = set(firsts) | {
-        up[0] for item in firsts.values() for s in item.inputs for up in s.upstream
+    assets = {item.key[0] for item in items} | {
+        spec.upstream[0][0] for item in items for spec in item.inputs if spec.upstream
     }
     partitions = None
     if len(items) <= 1000:

@@ -18,12 +18,14 @@ from flowstone import (
     AssetContext,
     AssetKey,
     ConfigError,
+    DailyPartitions,
     DynamicPartitions,
     Freshness,
     MaterializationStatus,
     Output,
     Registry,
     RunResult,
+    TimeWindowMapping,
     asset,
     status,
 )
@@ -239,3 +241,22 @@ def test_a_success_recorded_without_versions_is_stale_not_missing(
     )
     [item] = status(definitions=registry, store=store).items
     assert item.verdict.explain() == "stale — recorded without versions (by an older flowstone)"
+
+
+def test_a_lag_whose_first_day_reads_nothing_is_fresh_on_the_second_run(run: Run) -> None:
+    days = DailyPartitions("2024-01-01", "2024-01-05")
+
+    @asset(partitioned_by=days)
+    def raw(context: AssetContext) -> str:
+        return context.partition_key
+
+    lag = TimeWindowMapping(raw, start_offset=-1, end_offset=-1, allow_missing=True)
+
+    @asset(depends_on={"yesterday": lag}, partitioned_by=days)
+    def previous(yesterday: str | None) -> str | None:  # nothing before the first day
+        return yesterday
+
+    memory = InMemoryIOManager()
+    assert run(partitions="all", io_managers={"fs": memory}).success
+    again = run("previous", partitions="all", io_managers={"fs": memory})  # raw read as stored
+    assert again.items == () and len(again.fresh) == 4
