@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import pickle
-import time
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -247,8 +246,7 @@ def test_an_unaligned_start_begins_at_the_next_window() -> None:
         DailyPartitions("2024-01-01T06:00", "2024-01-02T12:00")
 
 
-def test_ten_thousand_daily_keys_are_generated_and_checked_quickly() -> None:
-    began = time.perf_counter()
+def test_ten_thousand_daily_keys_are_generated_and_checked() -> None:
     days = DailyPartitions(date(1990, 1, 1), date(1990, 1, 1) + timedelta(days=10_000))
     keys = days.get_partition_keys()
     assert all(days.validate_key(key) == key for key in keys)
@@ -257,7 +255,6 @@ def test_ten_thousand_daily_keys_are_generated_and_checked_quickly() -> None:
     assert keys[0] == "1990-01-01" and keys[-1] == "2017-05-18"
     assert len(days.key_range(keys[10], keys[-10])) == 10_000 - 19
     assert days.get_partition_keys() is keys  # cached
-    assert time.perf_counter() - began < 1.0
 
 
 def test_equal_arguments_build_equal_hashable_definitions() -> None:

@@ -4,7 +4,6 @@ and the upgrade of a store made before their tables existed."""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -307,18 +306,11 @@ def test_backfill_item_count_must_match_its_items(store: SqlMetadataStore) -> No
     assert store.get_backfill("bf-1") is None
 
 
-def test_ten_thousand_backfill_items_in_bulk(store: SqlMetadataStore, store_url: str) -> None:
+def test_ten_thousand_backfill_items_in_bulk(store: SqlMetadataStore) -> None:
     assets = tuple(AssetKey(("bulk", f"asset_{i}")) for i in range(10))
     items = [(asset, f"2024-{day:04d}") for day in range(1_000) for asset in assets]
-    backfill = make_backfill(item_count=len(items))
-
-    began = time.perf_counter()
-    store.add_backfill(backfill, items)
-    elapsed = time.perf_counter() - began
-
+    store.add_backfill(make_backfill(item_count=len(items)), items)
     assert store.get_backfill_items("bf-1") == items
-    if store_url.startswith("sqlite"):
-        assert elapsed < 1.0, f"10,000 items took {elapsed:.2f}s"
 
 
 def test_backfill_outcomes_are_each_items_newest_status(store: SqlMetadataStore) -> None:
