@@ -64,6 +64,14 @@ class Settings(BaseSettings):
     store_url: str | None = Field(default=None, description="Metadata store SQLAlchemy URL.")
     storage_root: str | None = Field(default=None, description="Root of the filesystem manager.")
     concurrency: int = Field(default=8, ge=1, description="Items run at once.")
+    lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "How long a claim on an item outlives its process: another process takes over an "
+            "item whose claim was not renewed for this long."
+        ),
+    )
     io_managers: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Options per I/O manager name, e.g. {'fs': {'root': ...}}.",

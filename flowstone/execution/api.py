@@ -132,7 +132,10 @@ async def materialize_async(
         )
         managers = IOManagerSet(settings, io_managers)
         managers.prepare(plan.asset(key) for key in plan.assets_read_or_written)
-        runner = Runner(plan, opened, managers, concurrency=settings.concurrency, on_event=on_event)
+        runner = Runner(
+            plan, opened, managers, concurrency=settings.concurrency, on_event=on_event,
+            lease_seconds=settings.lease_seconds,
+        )  # fmt: skip
         return await runner.run()
 
 

@@ -259,6 +259,7 @@ class _Prepared:
     plan: Plan
     managers: IOManagerSet
     concurrency: int
+    lease_seconds: float
 
 
 async def _prepare(
@@ -284,7 +285,7 @@ async def _prepare(
     )  # fmt: skip
     managers = IOManagerSet(settings, options.io_managers)
     managers.prepare(plan.asset(key) for key in plan.assets_read_or_written)
-    return _Prepared(plan, managers, settings.concurrency)
+    return _Prepared(plan, managers, settings.concurrency, settings.lease_seconds)
 
 
 async def _run(
@@ -299,7 +300,7 @@ async def _run(
             await anyio.to_thread.run_sync(store.add_backfill_run, record.backfill_id, run_id)
             runner = Runner(
                 prepared.plan, store, prepared.managers, concurrency=prepared.concurrency,
-                on_event=options.on_event, run_id=run_id,
+                on_event=options.on_event, run_id=run_id, lease_seconds=prepared.lease_seconds,
             )  # fmt: skip
             run = await runner.run()
         status = await anyio.to_thread.run_sync(_final_status, store, record)

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import anyio
@@ -24,6 +25,7 @@ from anyio.abc import TaskGroup
 from flowstone.definitions import AssetContext
 from flowstone.errors import FlowstoneError
 from flowstone.execution.chain import ChainStep, find_successors
+from flowstone.execution.claims import POLL_SECONDS, ItemClaims, Moved
 from flowstone.execution.deferral import DeferredAssets
 from flowstone.execution.failure import describe_error, sole_flowstone_error
 from flowstone.execution.judgement import compute_provenance, is_unchanged
@@ -64,6 +66,7 @@ class Runner:
         concurrency: int = 8,
         on_event: Callable[[RunEvent], None] | None = None,
         run_id: str | None = None,
+        lease_seconds: float = 60.0,
     ) -> None:
         self._plan = plan
         self._store = store
@@ -91,6 +94,14 @@ class Runner:
         self._loggers = {key: logging.getLogger(f"flowstone.asset.{key}") for key in plan.selection}
         self._add_items(plan.items)
         self._successors = find_successors(plan, self._dependents, dict(self._waiting))
+        self._claims = ItemClaims(store, self.run_id, lease_seconds=lease_seconds)
+        self._lease_seconds = lease_seconds
+        self._parked: set[ItemKey] = set()
+        """Ready items that another run is computing: they wait for its claim to end."""
+        self._unclaimed: list[ItemKey] = []
+        """Items judged fresh without a record, whose claims can go before the run ends."""
+        self._workers: TaskGroup | None = None
+        self._waiting_for_others = False
 
     async def run(self) -> RunResult:
         """Execute the plan; return every item's outcome.
@@ -146,12 +157,17 @@ class Runner:
             self._materializer.add_external(self._deferred.external)
             self._records.update(self._deferred.external)
             self._states.update(self._deferred.states)
-            self._queue(self._add_items(new))
+            ready = self._add_items(new)
+            await self._claim(new)
+            self._queue(ready)
 
     async def _run_items(self) -> None:
         async with anyio.create_task_group() as background:
             background.start_soon(self._recorder.flush_periodically)
+            background.start_soon(self._keep_claims)
             async with anyio.create_task_group() as workers:
+                self._workers = workers
+                await self._claim(list(self._items.values()))
                 self._queue([key for key, count in self._waiting.items() if count == 0])
                 await self._expand_deferred()
                 self._start_workers(workers)
@@ -193,9 +209,66 @@ class Runner:
 
     def _finish_run_quietly(self, status: RunStatus) -> None:
         try:
+            self._claims.release()
             self._store.finish_run(self.run_id, status, _now())
         except FlowstoneError:
             logging.getLogger(__name__).exception("could not record the end of run %s", self.run_id)
+
+    async def _claim(self, items: list[PlanItem]) -> None:
+        """Claim ``items`` before any runs; wait for those another run holds."""
+        local = set(self._items)
+        planned = None if self._plan.force else self._states
+        moved = await anyio.to_thread.run_sync(self._claims.claim, items, planned, local)
+        self._take_over(moved)
+        if self._claims.held and not self._waiting_for_others and self._workers is not None:
+            self._waiting_for_others = True
+            self._workers.start_soon(self._wait_for_others)
+
+    def _take_over(self, moved: Moved) -> None:
+        """Judge again, once their inputs are done, the items another run materialized since."""
+        for key in moved.items:
+            if key in self._items:
+                self._items[key] = replace(self._items[key], conditional=True)
+        self._states.update(moved.states)
+        self._records.update(moved.records)
+        self._materializer.add_external(moved.records)
+        not_chained = set(moved.items) | self._claims.held.keys()
+        if not_chained:
+            self._successors = {
+                key: follower
+                for key, follower in self._successors.items()
+                if follower.key not in not_chained
+            }
+
+    async def _wait_for_others(self) -> None:
+        """Ask again for the items other runs hold until this run has claimed them all."""
+        try:
+            while self._claims.held:
+                await anyio.sleep(POLL_SECONDS)
+                local = set(self._items)
+                planned = None if self._plan.force else self._states
+                moved = await anyio.to_thread.run_sync(self._claims.claim_held, planned, local)
+                self._take_over(moved)
+                ready = [key for key in self._parked if key not in self._claims.held]
+                self._parked.difference_update(ready)
+                self._queue(ready)
+                if self._workers is not None:
+                    self._start_workers(self._workers)
+        finally:
+            self._waiting_for_others = False
+
+    async def _keep_claims(self) -> None:
+        """Renew this run's claims while it lives; release those of items judged fresh."""
+        while True:
+            await anyio.sleep(POLL_SECONDS)
+            released, self._unclaimed = self._unclaimed, []
+            try:
+                if released:
+                    await anyio.to_thread.run_sync(self._claims.release, released)
+                await anyio.to_thread.run_sync(self._claims.renew_if_due)
+            except FlowstoneError as exc:  # a busy store: the next round tries again
+                self._unclaimed.extend(released)
+                logging.getLogger(__name__).warning("could not renew or release claims: %s", exc)
 
     def _queue(self, ready: list[ItemKey]) -> None:
         """Queue the items that can run; skip (iteratively) those whose inputs cannot exist."""
@@ -205,6 +278,9 @@ class Runner:
                 continue
             item = self._items[key]
             reason = item.blocked or self._skip_reasons.get(key) or self._upstream_problem(item)
+            if reason is None and key in self._claims.held:
+                self._parked.add(key)
+                continue
             if (
                 reason is None
                 and item.conditional
@@ -216,6 +292,7 @@ class Runner:
                     continue
                 # Planned during the run and found current: as if judged fresh up front.
                 self._fresh.append(key)
+                self._unclaimed.append(key)
                 self._deferred.finished(key, Status.SUCCESS)
                 ready.extend(self._unblock(key))
                 del self._items[key]
@@ -397,6 +474,7 @@ class Runner:
             if outcome is not None and outcome.partition_changes:
                 self._deferred.apply(outcome.partition_changes)
         self._recorder.add(record)
+        self._claims.drop(item.key)
         self._results[item.key] = result = ItemResult.from_record(record, attempts)
         self._deferred.finished(item.key, status)
         self._emit(RunEvent("finished", item, len(self._items), result))

@@ -6,6 +6,8 @@ from flowstone.storage.protocol import MetadataStore
 from flowstone.storage.records import (
     BackfillRecord,
     BackfillStatus,
+    Claim,
+    ClaimOutcome,
     InputVersion,
     LatestState,
     LineageEdge,
@@ -20,6 +22,8 @@ from flowstone.storage.sql import SqlMetadataStore
 __all__ = [
     "BackfillRecord",
     "BackfillStatus",
+    "Claim",
+    "ClaimOutcome",
     "InputVersion",
     "LatestState",
     "LineageEdge",

@@ -17,6 +17,7 @@ from flowstone.keys import AssetKey, PartitionKey
 from flowstone.storage.records import (
     BackfillRecord,
     BackfillStatus,
+    ClaimOutcome,
     LatestState,
     MaterializationRecord,
     MaterializationStatus,
@@ -44,8 +45,34 @@ class MetadataStore(Protocol):
         """Write records, their lineage edges and ``latest`` rows in one transaction.
 
         Assigns each record the next sequence number, in the given order, and returns the
-        records with ``sequence`` set. Only attempts (success, failed) move ``latest``.
+        records with ``sequence`` set. Only attempts (success, failed) move ``latest``. Ends the
+        claims of the records' runs on their items.
         """
+        ...
+
+    def claim_items(
+        self,
+        run_id: str,
+        holder: str,
+        items: Sequence[tuple[AssetKey, PartitionKey]],
+        *,
+        lease_seconds: float,
+    ) -> ClaimOutcome:
+        """Claim for ``run_id`` every item no other live run holds, for ``lease_seconds``.
+
+        Claims of this run are renewed and expired ones taken over. Writing an item's record
+        (``add_materializations``) ends its run's claim on it in the same transaction.
+        """
+        ...
+
+    def renew_claims(self, run_id: str, *, lease_seconds: float) -> int:
+        """Extend every claim of ``run_id`` by ``lease_seconds`` from now; return how many."""
+        ...
+
+    def release_claims(
+        self, run_id: str, items: Sequence[tuple[AssetKey, PartitionKey]] | None = None
+    ) -> None:
+        """End the claims of ``run_id`` on ``items``, or all of them."""
         ...
 
     def get_latest(

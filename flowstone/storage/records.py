@@ -184,3 +184,28 @@ class BackfillRecord(_Record):
     updated_at: datetime
     item_count: int
     run_ids: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """An item another run is computing now: which run, where, and until when unless renewed."""
+
+    run_id: str
+    holder: str
+    """``host:pid`` of the process, for messages."""
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimOutcome:
+    """What one claim of many items got.
+
+    ``claimed`` are the items this run now holds, ``held`` those other live runs hold.
+    ``sequences`` gives every asked item's newest attempt read under the claim (items without one
+    are left out): a number that differs from the one a run planned with means another run
+    materialized the item since.
+    """
+
+    claimed: frozenset[tuple[AssetKey, PartitionKey]]
+    held: dict[tuple[AssetKey, PartitionKey], Claim]
+    sequences: dict[tuple[AssetKey, PartitionKey], int]

@@ -192,6 +192,31 @@ counters = Table(
     Column("value", BigInteger, nullable=False),
 )
 
+claims = Table(
+    "claims",
+    metadata_obj,
+    # Which process computes an item now, so no other one computes it at the same time. A row
+    # lives from the claim until the item's record is written (in the same transaction) or until
+    # ``expires_at`` passes without the holder renewing it: then it was a dead process's.
+    Column("asset_key", String, nullable=False),
+    Column("partition_key", String, nullable=False),
+    Column("run_id", String, nullable=False),
+    Column("holder", String, nullable=False),  # host and pid, for messages
+    Column("claimed_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("asset_key", "partition_key"),
+    Index(None, "run_id"),
+)
+
+schema_changes = Table(
+    "schema_changes",
+    metadata_obj,
+    # One row per migration applied to this store: a revision applied twice cannot be recorded.
+    Column("revision", String, primary_key=True),
+    Column("applied_at", UtcDateTime, nullable=False),
+    Column("applied_by", String, nullable=False),  # host and pid
+)
+
 _RECORD_COLUMNS: Final = (
     "materialization_id",
     "partition_key",
@@ -347,26 +372,32 @@ def select_latest(keys: Sequence[tuple[str, str]], dialect: str) -> Select[Any]:
     """The newest attempt and the last success of (asset key text, partition) pairs, in one query.
 
     Each pair yields one row per distinct materialization, with ``latest_materialization_id`` and
-    ``last_success_id`` saying which role it plays. Pairs are grouped into ``asset_key = ? AND
-    partition_key IN (...)`` terms, or the other way round when that makes fewer terms (many
-    unpartitioned assets): each term is a primary-key range on both backends, where a row-value
-    ``IN`` would make SQLite scan ``latest``.
+    ``last_success_id`` saying which role it plays.
+    """
+    roles = (latest.c.latest_materialization_id, latest.c.last_success_id)
+    return (
+        select(materializations, *roles)
+        .join_from(latest, materializations, materializations.c.materialization_id.in_(roles))
+        .where(is_item_in(latest, keys, dialect))
+    )
+
+
+def is_item_in(table: Table, keys: Sequence[tuple[str, str]], dialect: str) -> ColumnElement[bool]:
+    """``(asset_key, partition_key) IN keys`` for a table keyed by both, as primary-key ranges.
+
+    Pairs are grouped into ``asset_key = ? AND partition_key IN (...)`` terms, or the other way
+    round when that makes fewer terms (many unpartitioned assets): each term is a range of the
+    key on both backends, where a row-value ``IN`` would make SQLite scan the table.
     """
     by_asset: dict[str, list[str]] = {}
     by_partition: dict[str, list[str]] = {}
     for asset_key, partition_key in keys:
         by_asset.setdefault(asset_key, []).append(partition_key)
         by_partition.setdefault(partition_key, []).append(asset_key)
-    outer, inner, groups = latest.c.asset_key, latest.c.partition_key, by_asset
+    outer, inner, groups = table.c.asset_key, table.c.partition_key, by_asset
     if len(by_partition) < len(by_asset):
-        outer, inner, groups = latest.c.partition_key, latest.c.asset_key, by_partition
-    wanted = (and_(outer == one, is_in(inner, many, dialect)) for one, many in groups.items())
-    roles = (latest.c.latest_materialization_id, latest.c.last_success_id)
-    return (
-        select(materializations, *roles)
-        .join_from(latest, materializations, materializations.c.materialization_id.in_(roles))
-        .where(or_(*wanted))
-    )
+        outer, inner, groups = table.c.partition_key, table.c.asset_key, by_partition
+    return or_(*(and_(outer == one, is_in(inner, many, dialect)) for one, many in groups.items()))
 
 
 def select_inputs(ids: Sequence[str], dialect: str) -> Select[Any]:

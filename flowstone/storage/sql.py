@@ -13,10 +13,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from sqlalchemy import Connection, inspect, select, text, update
+from sqlalchemy import Connection, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from flowstone.errors import StorageError
@@ -30,6 +30,12 @@ from flowstone.storage.backfill_queries import (
     save_backfill_run,
     save_backfill_status,
 )
+from flowstone.storage.claim_queries import (
+    claim_items,
+    lock_claims,
+    release_claims,
+    renew_claims,
+)
 from flowstone.storage.diagnosis import describe_error, suggest_fix
 from flowstone.storage.dynamic_partition_queries import (
     delete_dynamic_partitions,
@@ -38,9 +44,11 @@ from flowstone.storage.dynamic_partition_queries import (
 )
 from flowstone.storage.engine import WRITE_OPTION, create_store_engine, parse_url
 from flowstone.storage.materialization_queries import load_latest_chunk, load_records, select_rows
+from flowstone.storage.migration import HEAD_REVISION, SELECT_REVISION, upgrade_schema
 from flowstone.storage.records import (
     BackfillRecord,
     BackfillStatus,
+    ClaimOutcome,
     LatestState,
     MaterializationRecord,
     MaterializationStatus,
@@ -50,23 +58,19 @@ from flowstone.storage.records import (
 )
 from flowstone.storage.schema import (
     CHUNK,
-    MATERIALIZATION_SEQUENCE,
     allocate_sequences,
-    counters,
     latest_rows,
     lineage,
     lineage_rows,
     materialization_row,
     materializations,
-    metadata_obj,
     runs,
-    seed_counter,
     upsert_latest,
 )
 from flowstone.storage.version_queries import load_version_states
 
 _SCHEMA_LOCK: Final = 7_274_657_323
-"""PostgreSQL advisory lock key that serialises concurrent ``create_all`` calls."""
+"""PostgreSQL advisory lock key that serialises processes migrating the same store."""
 
 
 class SqlMetadataStore:
@@ -75,7 +79,8 @@ class SqlMetadataStore:
     Args:
         url: An SQLAlchemy URL: ``sqlite:///path/to/flowstone.db`` or
             ``postgresql+psycopg://user:password@host/db`` (``postgresql://`` means psycopg).
-        create: Create missing tables and the sequence counter (idempotent and race-safe).
+        create: Bring the schema to the current revision (Alembic migrations; a new store is
+            built and stamped at once), exactly once across processes opening it together.
 
     Every method raises ``StorageError`` when the database cannot be reached, read or written;
     its message names the URL with the password masked.
@@ -167,7 +172,42 @@ class SqlMetadataStore:
             moved = latest_rows(stamped)
             if moved:
                 conn.execute(self._upsert_latest, moved)
+            for run_id, items in _items_by_run(stamped).items():
+                release_claims(conn, run_id, items)  # recorded: no longer being computed
         return stamped
+
+    def claim_items(
+        self,
+        run_id: str,
+        holder: str,
+        items: Sequence[tuple[AssetKey, PartitionKey]],
+        *,
+        lease_seconds: float,
+    ) -> ClaimOutcome:
+        """Claim for ``run_id`` every item no other live run holds, for ``lease_seconds``.
+
+        Claims are serialised (``BEGIN IMMEDIATE`` on SQLite, an advisory transaction lock on
+        PostgreSQL) and each claimed item's newest attempt is re-read under that lock, so a
+        caller learns whether another run materialized it since it planned.
+        """
+        now = datetime.now(UTC)
+        expires_at = now + timedelta(seconds=lease_seconds)
+        with self._writing(f"Could not claim {len(items)} items") as conn:
+            lock_claims(conn)
+            return claim_items(conn, run_id, holder, items, now=now, expires_at=expires_at)
+
+    def renew_claims(self, run_id: str, *, lease_seconds: float) -> int:
+        """Extend every claim of ``run_id`` by ``lease_seconds`` from now; return how many."""
+        expires_at = datetime.now(UTC) + timedelta(seconds=lease_seconds)
+        with self._writing(f"Could not renew the claims of run {run_id!r}") as conn:
+            return renew_claims(conn, run_id, expires_at)
+
+    def release_claims(
+        self, run_id: str, items: Sequence[tuple[AssetKey, PartitionKey]] | None = None
+    ) -> None:
+        """End the claims of ``run_id`` on ``items``, or all of them."""
+        with self._writing(f"Could not release the claims of run {run_id!r}") as conn:
+            release_claims(conn, run_id, items)
 
     def get_latest(
         self, items: Iterable[tuple[AssetKey, PartitionKey]]
@@ -328,27 +368,28 @@ class SqlMetadataStore:
         self._engine.dispose()
 
     def _create_schema(self) -> None:
+        """Create or upgrade the tables to the head revision, once across processes."""
         if self._has_schema():
             return
-        dialect = self._engine.dialect.name
-        with self._writing("Could not create the tables") as conn:
-            if dialect == "postgresql":
-                # Two processes creating tables at once would race between check and create.
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
-            metadata_obj.create_all(conn)
-            conn.execute(seed_counter(dialect))
+        try:
+            with self._writing("Could not create or upgrade the tables") as conn:
+                # SQLite's BEGIN IMMEDIATE already serialises writers; PostgreSQL needs a lock,
+                # or two processes opening a fresh store would both see it empty and migrate it.
+                if self._engine.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+                upgrade_schema(conn)
+        except StorageError:
+            self._engine.dispose()  # the caller gets no store, so it cannot close this one
+            raise
 
     def _has_schema(self) -> bool:
-        """A cheap read that spares an existing store the write lock of ``create_all``.
+        """One cheap read that spares a store at the head revision the write lock and Alembic.
 
-        A store made by an older version lacks the newer tables: then ``create_all`` adds them.
+        A store that is empty, predates migrations or is at another revision reads ``False``.
         """
-        probe = select(counters.c.value).where(counters.c.name == MATERIALIZATION_SEQUENCE)
         try:
             with self._engine.connect() as conn:
-                if not set(metadata_obj.tables) <= set(inspect(conn).get_table_names()):
-                    return False
-                return conn.execute(probe).first() is not None
+                return conn.execute(SELECT_REVISION).scalars().all() == [HEAD_REVISION]
         except SQLAlchemyError:
             return False
 
@@ -394,3 +435,12 @@ class SqlMetadataStore:
     def _scrub(self, exc: BaseException) -> str:
         password = self._url.password
         return describe_error(exc, None if password is None else str(password))
+
+
+def _items_by_run(
+    records: Sequence[MaterializationRecord],
+) -> dict[str, list[tuple[AssetKey, PartitionKey]]]:
+    by_run: dict[str, list[tuple[AssetKey, PartitionKey]]] = {}
+    for record in records:
+        by_run.setdefault(record.run_id, []).append((record.asset_key, record.partition_key))
+    return by_run

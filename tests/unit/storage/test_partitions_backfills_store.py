@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, event, inspect, select
+from sqlalchemy import Engine, event, inspect, select, update
 
 from flowstone.errors import StorageError
 from flowstone.keys import UNPARTITIONED, AssetKey, PartitionKey
@@ -27,7 +27,9 @@ from flowstone.storage.engine import create_store_engine, parse_url
 from flowstone.storage.schema import (
     counters,
     latest,
+    latest_rows,
     lineage,
+    materialization_row,
     materializations,
     metadata_obj,
     runs,
@@ -366,7 +368,12 @@ def test_store_from_the_previous_version_gains_the_new_tables(store_url: str) ->
         conn.execute(seed_counter(engine.dialect.name))
     old = SqlMetadataStore(store_url, create=False)
     old.add_run(make_run("run-1"))
-    [written] = old.add_materializations([make_record((ORDERS, "2024-01-01"))])
+    # Rows as the previous version wrote them (today's writes also end claims, a newer table).
+    written = make_record((ORDERS, "2024-01-01")).model_copy(update={"sequence": 1})
+    with engine.begin() as conn:
+        conn.execute(materializations.insert(), [materialization_row(written)])
+        conn.execute(latest.insert(), latest_rows([written]))
+        conn.execute(update(counters).values(value=1))
     assert not old._has_schema()  # the fast path sees the missing tables
     old.close()
 
