@@ -6,6 +6,8 @@ recipe); PostgreSQL gets psycopg and UTC sessions. Nothing here reads or writes 
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any, Final
 
@@ -18,9 +20,9 @@ from flowstone.errors import StorageError
 
 WRITE_OPTION: Final = "flowstone_write"
 """Execution option that makes the SQLite begin listener take the write lock up front."""
+_BUSY_SECONDS: Final = 30.0
 _SQLITE_PRAGMAS: Final = (
-    "busy_timeout=30000",  # wait for another writer instead of failing at once
-    "journal_mode=WAL",  # readers never block the writer, nor it them
+    f"busy_timeout={int(_BUSY_SECONDS * 1000)}",  # wait for another writer, do not fail at once
     "synchronous=NORMAL",  # with WAL: durable at checkpoints, no fsync per commit
     "cache_size=-65536",  # 64 MiB (default 2 MiB): bulk writes into large indexes stay in memory
     "foreign_keys=ON",
@@ -75,8 +77,29 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
     # SQLAlchemy's pysqlite recipe: stop the driver from issuing BEGIN itself, so that
     # _on_sqlite_begin decides (and reads get a BEGIN too, which makes them repeatable).
     dbapi_connection.isolation_level = None
+    _use_wal(dbapi_connection)
     for pragma in _SQLITE_PRAGMAS:
         dbapi_connection.execute(f"PRAGMA {pragma}").close()
+
+
+def _use_wal(dbapi_connection: Any) -> None:
+    """Put the database in WAL mode (readers never block the writer, nor it them), once.
+
+    The mode is kept in the file, so usually this only reads it. Switching needs the database to
+    itself, and SQLite answers "database is locked" at once rather than waiting on the busy
+    timeout: processes opening a new store together retry until one has switched it.
+    """
+    deadline = time.monotonic() + _BUSY_SECONDS
+    while True:
+        try:
+            mode = dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                dbapi_connection.execute("PRAGMA journal_mode=WAL").close()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _on_postgresql_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
