@@ -56,18 +56,21 @@ def claim_items(
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
         found = conn.execute(select(claims).where(is_item_in(claims, chunk, dialect))).mappings()
+        ending = 0  # this run's own claims, and expired ones
         for row in found:
             if row["run_id"] != run_id and row["expires_at"] > now:
                 key = wanted[row["asset_key"], row["partition_key"]]
                 held[key] = Claim(row["run_id"], row["holder"], row["expires_at"])
+            else:
+                ending += 1
         sequences.update(
             (wanted[key], sequence) for key, sequence in _latest_sequences(conn, chunk).items()
         )
         free = [key for key in chunk if wanted[key] not in held]
         if not free:
             continue
-        # Ours (renewed) and expired ones (taken over) go; then every free item is inserted.
-        conn.execute(delete(claims).where(is_item_in(claims, free, dialect)))
+        if ending:  # ours (renewed) and expired ones (taken over) go, then every free one is new
+            conn.execute(delete(claims).where(is_item_in(claims, free, dialect)))
         conn.execute(
             claims.insert(),
             [

@@ -96,7 +96,7 @@ def upgrade_schema(conn: Connection, *, from_scratch: bool = True) -> list[str]:
 
 def _create_at_head(conn: Connection) -> list[str]:
     """Build an empty store from the declared tables and stamp it at the head revision."""
-    metadata_obj.create_all(conn)
+    metadata_obj.create_all(conn, checkfirst=False)  # known empty: no look-up per table
     conn.execute(seed_counter(conn.dialect.name))
     _VERSION_TABLE.create(conn)
     conn.execute(_VERSION_TABLE.insert().values(version_num=HEAD_REVISION))
