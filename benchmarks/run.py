@@ -6,7 +6,7 @@ the same machine noise. Dagster runs in its own virtual environment (``benchmark
 and is skipped, with a message, when that is absent. Prints medians and ratios, with each target,
 and writes them as JSON under ``benchmarks/results/``. Usage::
 
-    python -m benchmarks [--repeat 3] [--quick] [--only W1,W3] [--no-dagster]
+    python -m benchmarks [--repeat 3] [--dagster-repeat 1] [--quick] [--only W1,W3] [--no-dagster]
 """
 
 from __future__ import annotations
@@ -207,9 +207,20 @@ def table(rows: list[Row]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="smaller workloads, one repetition")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smaller workloads, one repetition, flowstone and the floor only (under a minute)",
+    )
     parser.add_argument("--only", default=",".join(WORKLOADS), help="e.g. W1,W3")
     parser.add_argument("--no-dagster", action="store_true")
+    parser.add_argument("--with-dagster", action="store_true", help="Dagster in --quick too")
+    parser.add_argument(
+        "--dagster-repeat",
+        type=int,
+        default=1,
+        help="Dagster's repetitions (its full side alone takes about 20 minutes)",
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
@@ -220,8 +231,8 @@ def main() -> None:
     console = Console(stderr=True)
     repeat = 1 if args.quick else args.repeat
     systems = ["flowstone", "floor"]
-    if args.no_dagster:
-        console.print("Dagster skipped (--no-dagster).")
+    if args.no_dagster or (args.quick and not args.with_dagster):
+        console.print("Dagster skipped (--no-dagster, or --quick without --with-dagster).")
     elif DAGSTER_PYTHON.exists():
         systems.append("dagster")
     else:
@@ -231,8 +242,10 @@ def main() -> None:
         workloads.insert(workloads.index("W5"), "W3")  # W5 is judged against W3
     runs: dict[str, Runs] = {name: {system: [] for system in systems} for name in workloads}
     for name in workloads:
-        for _ in range(repeat):
+        for index in range(max(repeat, args.dagster_repeat)):
             for system in systems:
+                if index >= (args.dagster_repeat if system == "dagster" else repeat):
+                    continue
                 console.print(f"{name} {system} ...")
                 runs[name][system].append(run_child(system, name, args.quick))
     rows = [row for name in workloads for row in rows_for(name, runs, sizes)]
@@ -247,6 +260,8 @@ def main() -> None:
     for where, error in errors.items():
         console.print(f"[red]{where} failed:[/red] {error}")
     _write(rows, runs, sizes, repeat, args.quick)
+    if "dagster" in systems:
+        print(f"Dagster: {args.dagster_repeat} run(s) of each workload")
 
 
 def _write(rows: list[Row], runs: dict[str, Runs], sizes: Sizes, repeat: int, quick: bool) -> None:

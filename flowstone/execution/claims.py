@@ -58,6 +58,7 @@ class ItemClaims:
         self._wanted: dict[ItemKey, PlanItem] = {}
         self._renewed = time.monotonic()
         self._announced: set[str] = set()
+        self._claimed_any = False
         self._baseline: dict[ItemKey, int | None] = {}
         """Each unclaimed item's newest attempt when the run planned it (or first asked)."""
 
@@ -85,6 +86,7 @@ class ItemClaims:
         outcome = self._store.claim_items(
             self._run_id, self._holder, list(wanted), lease_seconds=self._lease
         )
+        self._claimed_any = self._claimed_any or bool(outcome.claimed)
         for key in wanted:
             if key not in self._baseline:
                 state = None if planned is None else planned.get(key)
@@ -122,7 +124,8 @@ class ItemClaims:
 
     def release(self, keys: Sequence[ItemKey] | None = None) -> None:
         """End this run's claims on ``keys`` (all of them when ``None``)."""
-        self._store.release_claims(self._run_id, keys)
+        if self._claimed_any:
+            self._store.release_claims(self._run_id, keys)
 
     def _read_moved(self, items: Sequence[PlanItem], local: Collection[ItemKey]) -> Moved:
         if not items:
