@@ -6,7 +6,7 @@ write by hand without a framework: call the same functions in topological order,
 output to a file with an atomic rename, and write one row per output to SQLite. Each function
 returns the figures of one measurement; ``benchmarks.run`` calls it in a fresh interpreter. As
 for every system, importing the libraries is not timed: the filesystem I/O manager (and fsspec)
-is imported here rather than when the first run looks it up.
+and anyio's event loop backend are imported here rather than when the first run needs them.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import io_managers.filesystem  # noqa: F401  imported up front, as each system's libraries are
+import anyio._backends._asyncio  # noqa: F401  imported up front, as each system's libraries are
+
+import io_managers.filesystem  # noqa: F401
 from flowstone import DailyPartitions, Registry, asset, backfill, materialize, status
 from io_managers.memory import InMemoryIOManager
 

@@ -1,7 +1,8 @@
 """Batches materialization records on their way to the store.
 
 The runner hands every outcome here; a background task writes them in batches (when a batch is
-full or its oldest record is a second old) from a worker thread, so no item ever waits on a
+full or its oldest record is 0.2 s old: writing a record ends its claim, which other processes
+may be waiting for) from a worker thread, so no item ever waits on a
 round trip to the store. Records arrive in
 completion order, so an upstream is always written before (and sequenced below) its dependents.
 """
@@ -30,7 +31,7 @@ class MaterializationRecorder:
     """
 
     def __init__(
-        self, store: MetadataStore, *, batch_size: int = 1000, max_age_seconds: float = 1.0
+        self, store: MetadataStore, *, batch_size: int = 1000, max_age_seconds: float = 0.2
     ) -> None:
         self._store = store
         self._batch_size = batch_size
