@@ -34,6 +34,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from status import build  # the same grid as benchmarks/status.py (run as a script, beside it)
 
 from flowstone import DailyPartitions, Registry, asset, backfill, materialize, status
 from io_managers.memory import InMemoryIOManager
@@ -49,22 +50,6 @@ def _trivial(partitions: int) -> Registry:
     registry = Registry()
     with registry:
         asset(key="trivial", partitioned_by=days, code_version="1")(lambda: 1)
-    return registry
-
-
-def _grid(assets: int, days: int) -> Registry:
-    """A chain of ``assets`` daily assets, each reading the previous one's same day."""
-    partitions = DailyPartitions(START.isoformat(), (START + timedelta(days=days)).isoformat())
-    registry = Registry()
-    with registry:
-        previous = None
-        for index in range(assets):
-            depends = {"x": previous} if previous is not None else None
-            fn = (lambda x: x + 1) if previous is not None else (lambda: 0)
-            previous = asset(
-                key=f"asset_{index:03d}", depends_on=depends, partitioned_by=partitions,
-                code_version="1",
-            )(fn)  # fmt: skip
     return registry
 
 
@@ -84,7 +69,7 @@ def child_backfill(url: str, partitions: int, folder: Path) -> dict[str, float]:
 
 def child_status(url: str, repeat: int, folder: Path) -> dict[str, float]:
     """In a fresh interpreter: materialize 36,500 items once, then time their status."""
-    registry = _grid(100, 365)
+    registry = build(100, 365)
     options = {"definitions": registry, "store": url, "project_dir": folder}
     first = materialize(partitions="all", io_managers={"fs": InMemoryIOManager()}, **options)
     assert first.success
