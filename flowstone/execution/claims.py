@@ -1,12 +1,12 @@
 """A run's claims: the items it may compute, those another process computes now, and what moved.
 
 Before an item runs, its run claims it in the store; an item another live run holds waits until
-that claim ends (the item recorded, or the claim expired because its process died) and is then
-claimed again. A claimed item whose newest attempt is not the one the run planned with was
-materialized by another run since: the runner judges it again once its inputs are done and
-reuses that result when it is fresh. Claims are renewed while the run lives, and every claim
-left is released when it ends. The store calls here are blocking: the runner runs them in a
-worker thread.
+that claim ends (the item recorded, or the claim expired because its process died; a dead
+process on this machine is noticed at once) and is then claimed again. A claimed item whose
+newest attempt is not the one the run planned with was materialized by another run since: the
+runner judges it again once its inputs are done and reuses that result when it is fresh. Claims
+are renewed while the run lives, and every claim left is released when it ends. The store calls
+here are blocking: the runner runs them in a worker thread.
 """
 
 from __future__ import annotations
@@ -92,6 +92,13 @@ class ItemClaims:
                 state = None if planned is None else planned.get(key)
                 baseline = outcome.sequences.get(key) if planned is None else _sequence(state)
                 self._baseline[key] = baseline
+        dead = _dead_runs_here(outcome.held)
+        if dead:
+            for run_id in dead:  # no need to wait for their claims to expire
+                self._store.release_claims(run_id)
+            outcome = self._store.claim_items(
+                self._run_id, self._holder, list(wanted), lease_seconds=self._lease
+            )
         for key in outcome.claimed:
             self._held.pop(key, None)
             self._wanted.pop(key, None)
@@ -169,3 +176,24 @@ def _label(key: ItemKey) -> str:
 
 def _sequence(state: VersionState | None) -> int | None:
     return None if state is None else state.latest_sequence
+
+
+def _dead_runs_here(held: Mapping[ItemKey, Claim]) -> set[str]:
+    """Runs holding claims from a process of this machine that no longer exists.
+
+    A process on another machine cannot be checked: its claims are taken over once they expire.
+    """
+    here = socket.gethostname()
+    dead: set[str] = set()
+    for run_id, holder in {(claim.run_id, claim.holder) for claim in held.values()}:
+        host, _, pid = holder.rpartition(":")
+        if host != here or not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            dead.add(run_id)
+            _log.warning("run %s (%s) has stopped: taking over its claimed items", run_id, holder)
+        except PermissionError:  # alive, but another user's
+            continue
+    return dead

@@ -2,7 +2,8 @@
 
 Every item is computed exactly once: a process waits for the items another one holds and then
 reuses what it stored. Each process exits 0 and the final status is all fresh. On SQLite and on
-PostgreSQL; and a claim left by a process killed with SIGKILL is taken over once it expires.
+PostgreSQL; and the claims of a process killed with SIGKILL are taken over at once (on the same
+machine) or once they expire (a holder elsewhere, which cannot be checked).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -21,6 +23,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from flowstone.keys import AssetKey
 from flowstone.storage.sql import SqlMetadataStore
 from tests.support.postgres import create_admin_engine, isolated_schema_url, postgres_base_url
 
@@ -72,12 +75,14 @@ def _selection(index: int) -> list[str]:
     return [selection, "--from", f"2024-01-{first:02d}", "--to", f"2024-01-{first + 8:02d}"]
 
 
-def _start(project: Path, store_url: str, *args: str, pause: str = "0.03") -> subprocess.Popen[str]:
+def _start(
+    project: Path, store_url: str, *args: str, pause: str = "0.03", lease: str = "3"
+) -> subprocess.Popen[str]:
     command = [
         *(sys.executable, "-m", "flowstone.cli", "materialize", *args),
         *("-f", "pipeline.py", "--store", store_url, "--concurrency", "4"),
     ]
-    environment = {**os.environ, "PIPELINE_PAUSE": pause, "FLOWSTONE_LEASE_SECONDS": "3"}
+    environment = {**os.environ, "PIPELINE_PAUSE": pause, "FLOWSTONE_LEASE_SECONDS": lease}
     return subprocess.Popen(
         command, cwd=project, env=environment, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -143,7 +148,7 @@ def test_eight_processes_compute_every_item_exactly_once(tmp_path: Path, store_u
         store.close()
 
 
-def test_a_killed_process_claim_expires_and_is_taken_over(tmp_path: Path, store_url: str) -> None:
+def test_a_killed_process_claims_are_taken_over_at_once(tmp_path: Path, store_url: str) -> None:
     (tmp_path / "pipeline.py").write_text(textwrap.dedent(PIPELINE))
     window = ("raw", "--from", "2024-01-01", "--to", "2024-01-02")
     first = _start(tmp_path, store_url, *window, pause="30")
@@ -155,14 +160,37 @@ def test_a_killed_process_claim_expires_and_is_taken_over(tmp_path: Path, store_
     first.send_signal(signal.SIGKILL)
     first.communicate()
 
+    # The lease is an hour: only noticing that the holder is dead lets the second one go on.
+    second = _start(tmp_path, store_url, *window, lease="3600")
+    stdout, stderr = second.communicate(timeout=60)
+    assert second.returncode == 0, f"{stdout}\n{stderr}"
+    assert f"({socket.gethostname()}:{first.pid}) has stopped" in " ".join(stderr.split())
+    _assert_computed_once_by(tmp_path, second.pid)
+    assert _claims(store_url) == 0
+
+
+def test_a_claim_from_another_machine_is_taken_over_once_it_expires(
+    tmp_path: Path, store_url: str
+) -> None:
+    (tmp_path / "pipeline.py").write_text(textwrap.dedent(PIPELINE))
+    store = SqlMetadataStore(store_url)
+    items = [(AssetKey(("raw",)), "2024-01-01"), (AssetKey(("raw",)), "2024-01-02")]
+    store.claim_items("gone-run", "elsewhere:1", items, lease_seconds=2)
+    store.close()
+
+    window = ("raw", "--from", "2024-01-01", "--to", "2024-01-02")
     second = _start(tmp_path, store_url, *window)
     stdout, stderr = second.communicate(timeout=60)
     assert second.returncode == 0, f"{stdout}\n{stderr}"
-    assert "waiting for 2 items" in stderr
-    calls = (tmp_path / "calls.log").read_text().splitlines()
-    assert sorted(line.split()[0] for line in calls) == ["raw[2024-01-01]", "raw[2024-01-02]"]
-    assert {line.split()[1] for line in calls} == {str(second.pid)}
+    assert "waiting for 2 items" in stderr and "gone-run (elsewhere:1)" in " ".join(stderr.split())
+    _assert_computed_once_by(tmp_path, second.pid)
     assert _claims(store_url) == 0
+
+
+def _assert_computed_once_by(project: Path, pid: int) -> None:
+    calls = (project / "calls.log").read_text().splitlines()
+    assert sorted(line.split()[0] for line in calls) == ["raw[2024-01-01]", "raw[2024-01-02]"]
+    assert {line.split()[1] for line in calls} == {str(pid)}
 
 
 def _claims(store_url: str) -> int:
