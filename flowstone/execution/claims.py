@@ -118,7 +118,7 @@ class ItemClaims:
         return self.claim([self._wanted[key] for key in self._held], planned, local)
 
     def drop(self, key: ItemKey) -> None:
-        """The item ended without being run here (its input failed): stop waiting for it."""
+        """The item ended in this run (run, skipped or blocked): stop waiting for it."""
         self._held.pop(key, None)
         self._wanted.pop(key, None)
 

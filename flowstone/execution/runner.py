@@ -40,6 +40,7 @@ from flowstone.storage import (
     MetadataStore,
     RunRecord,
     RunStatus,
+    VersionState,
 )
 from flowstone.versioning import fallback_data_version
 
@@ -95,7 +96,6 @@ class Runner:
         self._add_items(plan.items)
         self._successors = find_successors(plan, self._dependents, dict(self._waiting))
         self._claims = ItemClaims(store, self.run_id, lease_seconds=lease_seconds)
-        self._lease_seconds = lease_seconds
         self._parked: set[ItemKey] = set()
         """Ready items that another run is computing: they wait for its claim to end."""
         self._unclaimed: list[ItemKey] = []
@@ -216,13 +216,16 @@ class Runner:
 
     async def _claim(self, items: list[PlanItem]) -> None:
         """Claim ``items`` before any runs; wait for those another run holds."""
-        local = set(self._items)
-        planned = None if self._plan.force else self._states
+        planned, local = self._planned_states(), set(self._items)
         moved = await anyio.to_thread.run_sync(self._claims.claim, items, planned, local)
         self._take_over(moved)
         if self._claims.held and not self._waiting_for_others and self._workers is not None:
             self._waiting_for_others = True
             self._workers.start_soon(self._wait_for_others)
+
+    def _planned_states(self) -> dict[ItemKey, VersionState] | None:
+        """What the plan judged against; a forced plan read nothing (claims take a baseline)."""
+        return None if self._plan.force else self._states
 
     def _take_over(self, moved: Moved) -> None:
         """Judge again, once their inputs are done, the items another run materialized since."""
@@ -245,8 +248,7 @@ class Runner:
         try:
             while self._claims.held:
                 await anyio.sleep(POLL_SECONDS)
-                local = set(self._items)
-                planned = None if self._plan.force else self._states
+                planned, local = self._planned_states(), set(self._items)
                 moved = await anyio.to_thread.run_sync(self._claims.claim_held, planned, local)
                 self._take_over(moved)
                 ready = [key for key in self._parked if key not in self._claims.held]

@@ -1,8 +1,9 @@
 """Claims: which run computes an item now, so that two processes never compute it at once.
 
-A claim is a row of ``claims`` that lives until the item's record is written (in the same
-transaction, by ``release_recorded``) or until it expires without being renewed: then its process
-is taken for dead and another run may take the item over. The caller runs these on a connection
+A claim is a row of ``claims`` that lives until the item's record is written (``release_claims``
+in the same transaction), until its run ends, or until it expires without being renewed: then
+its process is taken for dead and another run may take the item over (a dead process on the same
+machine is noticed sooner, by the runner). The caller runs these on a connection
 inside a write transaction that serialises claims (``BEGIN IMMEDIATE`` on SQLite, an advisory
 transaction lock on PostgreSQL), so the check and the insert see the same state. This module must
 not open connections, begin transactions or catch database errors.
