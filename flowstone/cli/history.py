@@ -1,37 +1,54 @@
-"""``flowstone history ASSET``: an asset's materializations, newest first, with their inputs."""
+"""``flowstone history ASSET``: an asset's materializations, newest first, with their inputs.
+
+With ``-f``/``-m`` the asset is looked up among the definitions first, so a misspelt name gets a
+"did you mean" and a bare name finds its grouped key; without them only the store is read.
+"""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
-from flowstone.cli.options import json_option, store_option
+from flowstone.cli.loading import load_definitions
+from flowstone.cli.options import definitions_options, json_option, store_option
 from flowstone.cli.output import describe, stdout_console
+from flowstone.config import Settings
 from flowstone.errors import SelectionError
-from flowstone.execution.api import open_store, resolve_settings
+from flowstone.execution.api import build_graph, open_store, resolve_settings
 from flowstone.keys import UNPARTITIONED, AssetKey
 from flowstone.storage import LineageEdge, MaterializationRecord
 
 
 @click.command()
 @click.argument("asset")
+@definitions_options
 @click.option("--partition", "partition_key", help="Only this partition.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
 @store_option
 @json_option
 def history(
-    *, asset: str, partition_key: str | None, limit: int, store_url: str | None, as_json: bool
+    *,
+    asset: str,
+    module: str | None,
+    file: Path | None,
+    partition_key: str | None,
+    limit: int,
+    store_url: str | None,
+    as_json: bool,
 ) -> None:
-    """Show ASSET's recorded materializations: status, timing, storage URI, inputs and errors."""
+    """Show ASSET's recorded materializations: status, timing, storage URI, inputs and errors.
+
+    With -f FILE or -m MODULE, ASSET is checked against the definitions first. Long metadata
+    values are cut in the table; --json gives them whole.
+    """
     settings = resolve_settings(store_url=store_url)
-    try:
-        key = AssetKey.parse(asset)
-    except ValueError as exc:
-        raise SelectionError(f"{asset!r} is not a valid asset key: {exc}") from exc
+    key = _asset_key(asset, module, file, settings)
     with open_store(None, settings, read_only=True) as store:
         records = store.get_history(key, partition_key, limit)
     if as_json:
@@ -43,6 +60,16 @@ def history(
         )
         return
     stdout_console().print(_table(asset, records))
+
+
+def _asset_key(asset: str, module: str | None, file: Path | None, settings: Settings) -> AssetKey:
+    """The key ``asset`` names: looked up in the definitions when they are given."""
+    if module is not None or file is not None:
+        return build_graph(load_definitions(module, file, settings)).get(asset).key
+    try:
+        return AssetKey.parse(asset)
+    except ValueError as exc:
+        raise SelectionError(f"{asset!r} is not a valid asset key: {exc}") from exc
 
 
 def _table(asset: str, records: list[MaterializationRecord]) -> Table:
@@ -58,7 +85,7 @@ def _table(asset: str, records: list[MaterializationRecord]) -> Table:
         partition = [record.partition_key] if partitioned else []
         table.add_row(
             str(record.sequence), *partition, record.status.value, record.run_id[:8], started,
-            duration, inputs, describe(record.error, record.metadata),
+            duration, escape(inputs), escape(describe(record.error, record.metadata)),
         )  # fmt: skip
     return table
 

@@ -47,11 +47,23 @@ def stderr_console() -> Console:
     return Console(stderr=True)
 
 
+SHOWN_VALUE_LENGTH = 60
+"""How many characters of a metadata value a summary shows (the store keeps it whole)."""
+
+
 def describe(error: str | None, metadata: Mapping[str, object]) -> str:
-    """One short line: the error's last line, else the metadata as ``key=value`` pairs."""
+    """One short line: the error's last line, else the metadata as ``key=value`` pairs, each
+    value on one line and cut to ``SHOWN_VALUE_LENGTH`` characters."""
     if error:
         return error.strip().splitlines()[-1]
-    return " ".join(f"{key}={value}" for key, value in metadata.items())
+    return " ".join(f"{key}={_shortened(value)}" for key, value in metadata.items())
+
+
+def _shortened(value: object) -> str:
+    text = " ".join(str(value).split())
+    if len(text) <= SHOWN_VALUE_LENGTH:
+        return text
+    return f"{text[: SHOWN_VALUE_LENGTH - 1]}…"
 
 
 def styled(status: MaterializationStatus) -> str:

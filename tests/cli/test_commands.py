@@ -132,3 +132,39 @@ def test_asset_logs_are_shown_at_the_chosen_level(invoke: Invoke, project: Path)
     quiet = invoke("--log-level", "warning", "materialize", "-f", "talker.py")
     assert quiet.exit_code == 0
     assert "read 42 rows" not in quiet.output
+
+
+def test_history_takes_the_definitions_like_every_command(invoke: Invoke, project: Path) -> None:
+    assert invoke("materialize", "-f", "pipeline.py").exit_code == 0
+    by_file = invoke("history", "-f", "pipeline.py", "numbers", "--json")
+    assert by_file.exit_code == 0, by_file.output
+    assert [r["status"] for r in json.loads(by_file.output)] == ["success"]
+    by_module = invoke("history", "-m", "pipeline", "doubled")
+    assert by_module.exit_code == 0, by_module.output
+    assert "history of doubled" in by_module.output
+
+
+def test_history_with_definitions_suggests_a_misspelt_asset(invoke: Invoke) -> None:
+    result = invoke("history", "-f", "pipeline.py", "doubeld")
+    assert result.exit_code == 2
+    assert "'doubled'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_history_cuts_a_long_metadata_value_in_the_table_only(
+    invoke: Invoke, project: Path
+) -> None:
+    preview = "row " + "x" * 500 + " [end]"
+    (project / "wide.py").write_text(
+        "from flowstone import AssetContext, asset\n\n"
+        "@asset\ndef wide(context: AssetContext) -> int:\n"
+        f"    context.add_metadata(preview={preview!r}, rows=2)\n    return 1\n"
+    )
+    assert invoke("materialize", "-f", "wide.py").exit_code == 0
+    table = invoke("history", "wide").output
+    assert "preview=row xxx" in table
+    assert "rows=2" in table
+    assert "x" * 100 not in table.replace("\n", "")
+    assert "…" in table
+    [record] = json.loads(invoke("history", "wide", "--json").output)
+    assert record["metadata"]["preview"] == preview
