@@ -103,4 +103,10 @@ def _report(result: RunResult, as_json: bool) -> None:
         detail = escape(describe(item.error, item.metadata))
         table.add_row(escape(item.label), styled(item.status), duration, detail)
     console.print(table)
+    for recovered in result.recovered:
+        console.print(
+            f"recovered: {escape(recovered.label)} (stored value missing: "
+            f"{escape(recovered.reason)})",
+            highlight=False,
+        )
     console.print(f"[bold]{result.status.value}[/]: {describe_run_counts(result)}")

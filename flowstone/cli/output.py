@@ -25,6 +25,7 @@ STATUS_STYLE = {
     MaterializationStatus.SKIPPED: "yellow",
     MaterializationStatus.CANCELLED: "magenta",
     MaterializationStatus.UNCHANGED: "cyan",
+    MaterializationStatus.LOST: "bright_red",
 }
 
 COUNT_WORDS = {MaterializationStatus.UNCHANGED: "skipped: unchanged inputs"}
@@ -125,6 +126,10 @@ def run_as_dict(result: RunResult) -> dict[str, object]:
         ],
         "fresh": [
             item_as_dict(asset_key, partition_key) for asset_key, partition_key in result.fresh
+        ],
+        "recovered": [
+            {**item_as_dict(item.asset_key, item.partition_key), "reason": item.reason}
+            for item in result.recovered
         ],
     }
 

@@ -61,6 +61,10 @@ class DeferredAssets:
         if not status.is_current:
             self._troubled.setdefault(key[0], f"upstream {item_label(key)} {status.value}")
 
+    def add_items(self, keys: Iterable[ItemKey]) -> None:
+        """Items added to the run while it goes on (recoveries): their assets are not done yet."""
+        self._pending.update(key[0] for key in keys)
+
     def apply(self, changes: Iterable[PartitionChange]) -> None:
         """Write the dynamic partition keys a stored materialization added or removed."""
         for change in changes:

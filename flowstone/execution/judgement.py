@@ -139,6 +139,7 @@ def _is_plainly_fresh(
     if (
         state.provenance_version is None
         or state.latest_status is MaterializationStatus.FAILED
+        or state.latest_status is MaterializationStatus.LOST
         or item.blocked is not None
         or versions.config_hash.get(asset_key) is not None
         or state.code_version != versions.code[asset_key]
@@ -196,6 +197,7 @@ def _recorded(state: VersionState | None) -> Recorded | None:
         data_version=state.data_version,
         inputs={(edge.asset_key, edge.partition_key): edge.data_version for edge in state.inputs},
         latest_failed=state.latest_status is MaterializationStatus.FAILED,
+        lost=state.latest_status is MaterializationStatus.LOST,
     )
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from flowstone.definitions import AssetContext, AssetDef, Output, PartitionChange
 from flowstone.definitions.config_parameter import CONFIG_PARAMETER
-from flowstone.errors import FlowstoneError, IOManagerError
-from flowstone.execution.plan import ItemKey, Plan, PlanItem
+from flowstone.errors import FlowstoneError, IOManagerError, MissingOutputError
+from flowstone.execution.plan import InputSpec, ItemKey, Plan, PlanItem
 from flowstone.execution.resources import IOManagerSet
 from flowstone.io import IOContext
 from flowstone.storage import MaterializationRecord
@@ -73,6 +73,15 @@ class RunCancelledError(Exception):
     """Raised in a worker thread instead of saving once the run is cancelled."""
 
 
+class LostInputError(Exception):
+    """Inputs the store records as materialized have no stored value (a file deleted, a table
+    dropped); ``lost`` gives each one's I/O manager message. The asset function did not run."""
+
+    def __init__(self, lost: Mapping[ItemKey, str]) -> None:
+        super().__init__(f"{len(lost)} stored input value(s) missing")
+        self.lost: dict[ItemKey, str] = dict(lost)
+
+
 class Materializer:
     """Computes and stores items; safe to call from several worker threads at once."""
 
@@ -91,22 +100,42 @@ class Materializer:
         return self.save(attempt, value)
 
     def load_inputs(self, attempt: Attempt) -> dict[str, Any]:
-        """The function's keyword arguments: the context and every input's stored value."""
+        """The function's keyword arguments: the context and every input's stored value.
+
+        Raises:
+            LostInputError: some inputs' values are missing (once one is, the others are only
+                checked with ``exists``, so every lost input is named at once).
+        """
         kwargs: dict[str, Any] = {}
         if attempt.definition.context_parameter is not None:
             kwargs[attempt.definition.context_parameter] = attempt.context
         config = self._plan.versions.config.get(attempt.item.asset_key)
         if config is not None:
             kwargs[CONFIG_PARAMETER] = config
+        lost: dict[ItemKey, str] = {}
         for spec in attempt.item.inputs:
-            values = {up[1]: self._load(up) for up in spec.upstream}
+            values = self._load_input(spec, lost)
             kwargs[spec.parameter] = values if spec.many else next(iter(values.values()), None)
+        if lost:
+            raise LostInputError(lost)
         return kwargs
 
-    def _load(self, key: ItemKey) -> Any:
-        definition = self._plan.asset(key[0])
-        ctx = _io_context(definition, key, self._stored[key])
-        return _call_manager("load", self._managers.for_asset(definition).load, ctx)
+    def _load_input(self, spec: InputSpec, lost: dict[ItemKey, str]) -> dict[str, Any]:
+        """The values of one input by partition key; adds the missing ones to ``lost``."""
+        values: dict[str, Any] = {}
+        for up in spec.upstream:
+            definition = self._plan.asset(up[0])
+            ctx = _io_context(definition, up, self._stored[up])
+            manager = self._managers.for_asset(definition)
+            if lost:
+                if not _call_manager("look up", manager.exists, ctx):
+                    lost[up] = "no value is stored"
+                continue
+            try:
+                values[up[1]] = _call_manager("load", manager.load, ctx)
+            except MissingOutputError as exc:
+                lost[up] = str(exc)
+        return values
 
     def add_external(self, records: Mapping[ItemKey, MaterializationRecord]) -> None:
         """Make stored inputs found while the run goes on loadable."""

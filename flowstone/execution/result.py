@@ -58,6 +58,23 @@ class ItemResult:
 
 
 @dataclass(frozen=True, slots=True)
+class RecoveredItem:
+    """An input whose stored value was found missing during the run: recorded as ``lost`` and
+    computed again (its outcome is among the run's items); ``reason`` is the I/O manager's word."""
+
+    asset_key: AssetKey
+    partition_key: PartitionKey
+    reason: str
+
+    @property
+    def label(self) -> str:
+        """``asset`` or ``asset[partition]``: how the item is shown."""
+        if self.partition_key == UNPARTITIONED:
+            return str(self.asset_key)
+        return f"{self.asset_key}[{self.partition_key}]"
+
+
+@dataclass(frozen=True, slots=True)
 class RunEvent:
     """A progress event: an item started, or finished with ``result``; ``total`` items planned."""
 
@@ -82,12 +99,14 @@ class RunResult:
     items: tuple[ItemResult, ...]
     fresh: tuple[tuple[AssetKey, PartitionKey], ...] = ()
     """Selected items that were already current: not run (stale-only runs)."""
+    recovered: tuple[RecoveredItem, ...] = ()
+    """Items whose stored value was missing and that the run computed again before reading."""
 
     def __repr__(self) -> str:
         # Short: a run may hold tens of thousands of items, and reprs end up in logs.
         return (
             f"RunResult(run_id={self.run_id!r}, status={self.status.value!r}, "
-            f"items={len(self.items)}, fresh={len(self.fresh)})"
+            f"items={len(self.items)}, fresh={len(self.fresh)}, recovered={len(self.recovered)})"
         )
 
     @property

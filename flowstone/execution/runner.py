@@ -17,6 +17,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 
 import anyio
 import anyio.to_thread
@@ -29,9 +30,10 @@ from flowstone.execution.claims import POLL_SECONDS, ItemClaims, Moved
 from flowstone.execution.deferral import DeferredAssets
 from flowstone.execution.failure import describe_error, sole_flowstone_error
 from flowstone.execution.judgement import compute_provenance, is_unchanged
-from flowstone.execution.materializer import Attempt, Materializer, Outcome
+from flowstone.execution.materializer import Attempt, LostInputError, Materializer, Outcome
 from flowstone.execution.plan import ItemKey, Plan, PlanItem, lineage_edges
 from flowstone.execution.recorder import MaterializationRecorder
+from flowstone.execution.recovery import Recovery
 from flowstone.execution.resources import IOManagerSet
 from flowstone.execution.result import ItemResult, RunEvent, RunResult
 from flowstone.storage import (
@@ -79,6 +81,7 @@ class Runner:
         self._active = 0
         self._ready: deque[PlanItem] = deque()
         self._recorder = MaterializationRecorder(store)
+        self._recovery = Recovery(plan, store, run_id=self.run_id, next_id=self._next_record_id)
         self._items = {item.key: item for item in plan.items}
         self._order: list[ItemKey] = list(self._items)
         self._deferred = DeferredAssets(plan, store)
@@ -130,7 +133,11 @@ class Runner:
             with anyio.CancelScope(shield=True):
                 await self._close(status)
         items = tuple(self._results[key] for key in self._order if key in self._results)
-        return RunResult(self.run_id, status, items, (*self._plan.fresh, *self._fresh))
+        fresh = (*self._plan.fresh, *self._fresh)
+        recovered = self._recovery.recovered
+        if recovered:  # a recovered item was judged fresh before its value was found missing
+            fresh = tuple(key for key in fresh if key not in self._results)
+        return RunResult(self.run_id, status, items, fresh, recovered)
 
     def _add_items(self, items: tuple[PlanItem, ...] | list[PlanItem]) -> list[ItemKey]:
         """Register items to run; return those whose inputs are all ready."""
@@ -214,9 +221,13 @@ class Runner:
         except FlowstoneError:
             logging.getLogger(__name__).exception("could not record the end of run %s", self.run_id)
 
-    async def _claim(self, items: list[PlanItem]) -> None:
-        """Claim ``items`` before any runs; wait for those another run holds."""
-        planned, local = self._planned_states(), set(self._items)
+    async def _claim(self, items: list[PlanItem], *, baseline_now: bool = False) -> None:
+        """Claim ``items`` before any runs; wait for those another run holds.
+
+        ``baseline_now``: judge later moves against the store as it is now, not the plan's.
+        """
+        planned = None if baseline_now else self._planned_states()
+        local = set(self._items)
         moved = await anyio.to_thread.run_sync(self._claims.claim, items, planned, local)
         self._take_over(moved)
         if self._claims.held and not self._waiting_for_others and self._workers is not None:
@@ -361,6 +372,8 @@ class Runner:
                 steps = await self._attempt(
                     Attempt(item, definition, self._context(item, attempt), started_at)
                 )
+            except LostInputError as lost:
+                return await self._recover(item, lost)
             except Exception as exc:  # an asset's own error: recorded, never raised
                 error = describe_error(exc)
                 continue
@@ -410,12 +423,47 @@ class Runner:
             attempt = Attempt(follower, definition, self._context(follower, 0), started_at)
             try:
                 outcome = self._materializer.compute(attempt)
+            except LostInputError:  # it runs again on its own, where its inputs are recovered
+                self._materializer.forget(follower.key)
+                break
             except Exception as exc:  # the follower's own error, recorded like any other
                 steps.append(ChainStep(attempt, _now(), error=describe_error(exc)))
                 break
             steps.append(ChainStep(attempt, _now(), outcome))
             follower = self._successors.get(follower.key)
         return steps
+
+    async def _recover(self, item: PlanItem, lost: LostInputError) -> list[ItemKey]:
+        """Inputs of ``item`` have no stored value: record them lost and compute them again
+        before ``item`` runs once more, or fail ``item`` saying why they cannot be."""
+        started_at = self._running.pop(item.key)
+        found = await anyio.to_thread.run_sync(
+            partial(
+                self._recovery.plan_for, item, lost.lost, planned=set(self._items),
+                records=dict(self._records), finished=set(self._results),
+            )
+        )  # fmt: skip
+        for record in found.lost:
+            self._recorder.add(record)
+        if found.refusal is not None:
+            self._finish(item, Status.FAILED, started_at, error=found.refusal)
+            return [item.key]
+        new = list(found.items)
+        position = self._order.index(item.key)
+        self._order[position:position] = [recovered.key for recovered in new]
+        self._records.update(found.external)
+        self._materializer.add_external(found.external)
+        self._deferred.add_items(recovered.key for recovered in new)
+        for asset_key in {recovered.asset_key for recovered in new} - self._loggers.keys():
+            self._loggers[asset_key] = logging.getLogger(f"flowstone.asset.{asset_key}")
+        ready = self._add_items(new)
+        waiting = [key for key in found.wait_for if key not in self._results]
+        self._waiting[item.key] = len(waiting)
+        for key in waiting:
+            self._dependents[key].append(item.key)
+        await self._claim(new, baseline_now=True)
+        self._queue(ready if waiting else [*ready, item.key])
+        return []
 
     def _finish_steps(self, steps: list[ChainStep], *, attempts: int) -> list[ItemKey]:
         for index, step in enumerate(steps):

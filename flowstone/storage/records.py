@@ -45,6 +45,9 @@ class MaterializationStatus(StrEnum):
     """Not run: an input it needs is missing, e.g. an upstream partition never materialized."""
     UNCHANGED = "unchanged"
     """Not run: its inputs were recomputed with identical values, so its stored value is current."""
+    LOST = "lost"
+    """Its last success's stored value was found missing (e.g. the file was deleted): it must be
+    computed again before anything can read it."""
 
     @property
     def is_current(self) -> bool:
@@ -53,11 +56,16 @@ class MaterializationStatus(StrEnum):
 
     @property
     def is_attempt(self) -> bool:
-        """Whether the asset function ran: only attempts move the ``latest`` row.
+        """Whether the record says something about the stored value: only those move the
+        ``latest`` row (a success, a failure, or a stored value found lost).
 
         Skipped, cancelled and blocked items never ran, so they say nothing about the stored value.
         """
-        return self in (MaterializationStatus.SUCCESS, MaterializationStatus.FAILED)
+        return self in (
+            MaterializationStatus.SUCCESS,
+            MaterializationStatus.FAILED,
+            MaterializationStatus.LOST,
+        )
 
 
 class _Record(BaseModel):

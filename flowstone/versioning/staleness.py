@@ -52,6 +52,7 @@ class CauseKind(StrEnum):
     UNHASHABLE = "unhashable_value"
     UNVERSIONED = "no_recorded_versions"
     PROVENANCE = "provenance_changed"
+    LOST = "stored_value_lost"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,8 @@ class Recorded:
     data_version: DataVersion | None
     inputs: Mapping[InputKey, DataVersion | None]
     latest_failed: bool = False
+    lost: bool = False
+    """The newest record says the last success's stored value was found missing."""
     succeeded: bool = True
     error: str | None = None
 
@@ -162,6 +165,9 @@ def _without_recorded_versions(facts: ItemFacts) -> Verdict | None:
         return Verdict(Freshness.BLOCKED, (Cause(CauseKind.BLOCKED, facts.blocked),))
     if facts.recorded is not None and facts.recorded.latest_failed:
         return Verdict(Freshness.FAILED, (Cause(CauseKind.FAILED, "the newest attempt failed"),))
+    if facts.recorded is not None and facts.recorded.lost:
+        cause = Cause(CauseKind.LOST, "its stored value was found missing (recorded as lost)")
+        return Verdict(Freshness.MISSING, (cause,))
     return None
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 from click.testing import Result
+
+from tests.cli.conftest import DAILY
 
 Invoke = Callable[..., Result]
 
@@ -168,3 +171,29 @@ def test_history_cuts_a_long_metadata_value_in_the_table_only(
     assert "…" in table
     [record] = json.loads(invoke("history", "wide", "--json").output)
     assert record["metadata"]["preview"] == preview
+
+
+def test_materialize_recovers_a_deleted_stored_value_and_says_so(
+    invoke: Invoke, project: Path
+) -> None:
+    (project / "daily.py").write_text(textwrap.dedent(DAILY))
+    assert invoke("materialize", "-f", "daily.py", "raw", "--all-partitions").exit_code == 0
+    stored = project / ".flowstone" / "storage" / "raw" / "2024-01-02.pickle"
+    stored.unlink()
+
+    result = invoke("materialize", "-f", "daily.py", "*clean", "--all-partitions")
+
+    assert result.exit_code == 0, result.output
+    assert "recovered: raw[2024-01-02] (stored value missing:" in result.output
+    assert stored.exists()
+    history = invoke("history", "raw", "--partition", "2024-01-02").output
+    assert re.search(r"\blost\b.*stored value missing", history)
+    stored.unlink()
+    (project / "daily.py").write_text(textwrap.dedent(DAILY).replace("raw * 2", "raw * 3"))
+    payload = json.loads(
+        invoke("materialize", "-f", "daily.py", "*clean", "--all-partitions", "--json").output
+    )
+    assert payload["status"] == "success"
+    [recovered] = payload["recovered"]
+    assert (recovered["asset"], recovered["partition"]) == ("raw", "2024-01-02")
+    assert "does not exist" in recovered["reason"]
