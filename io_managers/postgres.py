@@ -44,6 +44,8 @@ from io_managers.postgres_layout import (
 )
 
 _PICKLE_PROTOCOL: Final = 5
+UNDEFINED_TABLE: Final = "42P01"
+"""The SQLSTATE of a query on a table that does not exist (e.g. dropped by hand)."""
 
 
 class PostgresIOManager:
@@ -75,6 +77,9 @@ class PostgresIOManager:
         self._tables, self._values = define_catalog(self._metadata)
         self._ready = False
         self._ready_lock = threading.Lock()
+        self._checked_tables: set[str] = set()
+        """Tables this instance created or found: a save looks a table up only the first time,
+        and again once a load or ``exists`` found it dropped (a save then creates it again)."""
 
     def __repr__(self) -> str:
         return f"PostgresIOManager({self._location()!r}, schema={self._schema!r})"
@@ -99,7 +104,7 @@ class PostgresIOManager:
         with self._transaction(ctx, "written") as conn:
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._lock_id(ctx.asset_key))))
             old_table = self._registered_table(conn, ctx.asset_key)
-            if old_table is not None:
+            if old_table is not None and self._table_exists(conn, old_table, cached=True):
                 partition = old_table.c._partition == encode_key(ctx.partition_key)
                 conn.execute(sa.delete(old_table).where(partition))
             if rows is not None:
@@ -140,10 +145,15 @@ class PostgresIOManager:
         return loaded
 
     def exists(self, ctx: IOContext) -> bool:
-        """Whether a value is stored for the (asset, partition); reads only its catalog row."""
+        """Whether a value is stored for the (asset, partition): its catalog row, and for rows
+        their table (a dropped table holds nothing); never reads the value."""
         with self._transaction(ctx, "looked up") as conn:
-            found = conn.execute(self._entry_query(ctx).with_only_columns(sa.literal(1)))
-            return found.first() is not None
+            query = self._entry_query(ctx).with_only_columns(self._values.c.format)
+            entry = conn.execute(query).first()
+            if entry is None or entry.format != "table":
+                return entry is not None
+            table = self._registered_table(conn, ctx.asset_key)
+            return table is not None and self._table_exists(conn, table)
 
     @contextmanager
     def _transaction(
@@ -197,6 +207,18 @@ class PostgresIOManager:
             return None
         return self._table(found.table_name, found.columns)
 
+    def _table_exists(self, conn: Connection, table: sa.Table, *, cached: bool = False) -> bool:
+        """Whether ``table`` is in the database (``cached``: as far as this instance knows)."""
+        if cached and table.name in self._checked_tables:
+            return True
+        qualified = conn.dialect.identifier_preparer.format_table(table)
+        name = sa.cast(sa.literal(qualified), sa.Text)
+        if conn.execute(sa.select(sa.func.to_regclass(name))).scalar() is not None:
+            self._checked_tables.add(table.name)
+            return True
+        self._checked_tables.discard(table.name)
+        return False
+
     def _table(self, name: str, columns: Mapping[str, ColumnType]) -> sa.Table:
         digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
         table = sa.Table(
@@ -236,11 +258,14 @@ class PostgresIOManager:
         existing: dict[str, ColumnType] = dict(found.columns) if found is not None else {}
         columns = _merge_columns(ctx, existing, rows)
         table = self._table(name, columns)
+        created = found is None or not self._table_exists(conn, table, cached=True)
+        if created:  # a new asset, or one whose table was dropped behind the catalog's back
+            table.create(conn, checkfirst=True)
+            self._checked_tables.add(name)
         if found is None:
             conn.execute(sa.insert(catalog).values(asset_key=key, table_name=name, columns=columns))
-            table.create(conn, checkfirst=True)
         elif columns != existing:
-            for column in columns.keys() - existing.keys():
+            for column in columns.keys() - existing.keys() if not created else ():
                 conn.execute(AddColumn(table, table.c[column]))
             conn.execute(
                 sa.update(catalog).where(catalog.c.asset_key == key).values(columns=columns)
@@ -282,7 +307,20 @@ class PostgresIOManager:
             .where(table.c._partition == encode_key(ctx.partition_key))
             .order_by(table.c._row)
         )
-        records = [dict(zip(columns, row, strict=True)) for row in conn.execute(query)]
+        try:
+            found = conn.execute(query)
+        except DBAPIError as exc:  # no look-up before every read: the error says it was dropped
+            if _sqlstate(exc) != UNDEFINED_TABLE:
+                raise
+            self._checked_tables.discard(table.name)
+            raise MissingOutputError(
+                f"No value is stored for {_where(ctx)}: its table {table.name!r} in "
+                f"{self._location()} schema {self._schema!r} was dropped. Materialize the asset "
+                f"again.",
+                asset_key=ctx.asset_key,
+                partition_key=ctx.partition_key,
+            ) from exc
+        records = [dict(zip(columns, row, strict=True)) for row in found]
         self._verify(ctx, hash_rows(columns, records), entry["checksum"])
         try:
             return build_value(entry["value_type"], columns, records)
@@ -342,6 +380,12 @@ class PostgresIOManager:
         text = f"{type(cause).__name__}: {(str(cause).strip().splitlines() or [''])[0]}"
         password = self._url.password
         return text.replace(str(password), "***") if password else text
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    """The SQLSTATE code of a driver error (psycopg 3 and psycopg2 name it differently)."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code if isinstance(code, str) else None
 
 
 def _merge_columns(

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+import sqlalchemy as sa
 
 from flowstone import (
     UNPARTITIONED,
@@ -22,6 +23,9 @@ from flowstone import (
 )
 from flowstone.storage.sql import SqlMetadataStore
 from flowstone.versioning import CauseKind, Freshness
+from io_managers.postgres_layout import compute_table_name
+from tests.contract.postgres_case import open_postgres_manager
+from tests.support.postgres import create_admin_engine, postgres_base_url
 
 Run = Callable[..., RunResult]
 DAYS = ["2024-01-01", "2024-01-02", "2024-01-03"]
@@ -182,3 +186,43 @@ def test_a_value_lost_again_after_this_run_stored_it_fails_clearly(
     }
     [failed] = result.failures
     assert failed.error is not None and "stored by this run" in failed.error
+
+
+@pytest.mark.postgres
+def test_a_dropped_postgres_table_is_recovered_in_the_same_run(
+    run: Run, store: SqlMetadataStore, registry: Registry, tmp_path: Path
+) -> None:
+    counted: Counter[str] = Counter()
+    daily = DailyPartitions(DAYS[0], "2024-01-04")
+
+    @asset(partitioned_by=daily, io_manager="postgres")
+    def orders(context: AssetContext) -> list[dict[str, int]]:
+        counted[f"orders[{context.partition_key}]"] += 1
+        return [{"day": int(context.partition_key[-2:]), "amount": 3}]
+
+    @asset(depends_on=[orders], partitioned_by=daily)
+    def revenue(orders: list[dict[str, int]]) -> int:
+        counted["revenue"] += 1
+        return sum(row["amount"] for row in orders)
+
+    with open_postgres_manager() as manager:
+        managers = {"postgres": manager}
+        assert run("orders", partitions="all", io_managers=managers).success
+        engine = create_admin_engine(postgres_base_url())
+        try:
+            with engine.begin() as conn:
+                table = compute_table_name(AssetKey.parse("orders"))
+                conn.execute(sa.text(f'DROP TABLE "{manager._schema}"."{table}"'))
+        finally:
+            engine.dispose()
+        counted.clear()
+
+        result = run("*revenue", partitions="all", io_managers=managers)
+
+        assert result.success, result.failures
+        assert counted == Counter({f"orders[{day}]": 1 for day in DAYS}, revenue=3)
+        assert sorted(item.partition_key for item in result.recovered) == DAYS
+        assert all("was dropped" in item.reason for item in result.recovered)
+        assert _history(store, "orders", LOST_DAY) == ["success", "lost", "success"]
+        report = status(definitions=registry, store=store, project_dir=tmp_path)
+        assert report.all_fresh

@@ -247,3 +247,24 @@ def test_settings_build_the_manager_by_name(registry: Registry, manager: Postgre
     built.save(context("orders"), [{"id": 1}])
     built.close()
     assert manager.load(context("orders")) == [{"id": 1}]
+
+
+@pytest.mark.postgres
+def test_a_dropped_table_is_a_missing_value(manager: PostgresIOManager) -> None:
+    day1, report = context("orders", "2024-01-01"), context("report")
+    manager.save(day1, [{"id": 1}])
+    manager.save(report, {"kept": True})
+    assert manager.exists(day1)
+    engine = create_admin_engine(postgres_base_url())
+    try:
+        with engine.begin() as conn:
+            table = compute_table_name(AssetKey.parse("orders"))
+            conn.execute(sa.text(f'DROP TABLE "{manager._schema}"."{table}"'))
+    finally:
+        engine.dispose()
+    assert not manager.exists(day1)
+    with pytest.raises(MissingOutputError, match=r"'orders'.*was dropped.*Materialize"):
+        manager.load(day1)
+    assert manager.exists(report) and manager.load(report) == {"kept": True}
+    manager.save(day1, [{"id": 2}])
+    assert manager.exists(day1) and manager.load(day1) == [{"id": 2}]
