@@ -39,6 +39,9 @@ from flowstone.versioning import Freshness
 @partition_options(default=ALL_PARTITIONS)
 @config_option
 @click.option("--why", is_flag=True, help="List each item that is not fresh, with its causes.")
+@click.option(
+    "--verify", is_flag=True, help="Check with the I/O managers that fresh values really exist."
+)
 @store_option
 @json_option
 def status(
@@ -49,6 +52,7 @@ def status(
     partitions: PartitionRequest,
     config_file: Path | None,
     why: bool,
+    verify: bool,
     store_url: str | None,
     as_json: bool,
 ) -> None:
@@ -68,6 +72,7 @@ def status(
         store=settings.resolved_store_url(),
         config=config,
         project_dir=settings.project_dir,
+        verify=verify,
     )
     if as_json:
         click.echo(json.dumps(status_as_dict(report), indent=2))
@@ -89,6 +94,8 @@ def show_status(report: StatusReport, *, why: bool) -> None:
         console.print("Nothing selected.")
         return
     console.print(_counts_table(counts))
+    for value in report.lost:
+        click.echo(f"lost: {value.label} ({value.reason}); --force recomputes it")
     if why:
         for item in report.items:
             if item.verdict.status is not Freshness.FRESH:
@@ -127,6 +134,8 @@ def status_as_dict(report: StatusReport) -> dict[str, object]:
     """Every item with its status and structured causes, and the counts per asset."""
     return {
         "all_fresh": report.all_fresh,
+        "verified": report.verified,
+        "lost": [{**item_as_dict(*value.key), "reason": value.reason} for value in report.lost],
         "counts": {
             str(asset_key): {shown.value: counted[shown] for shown in FRESHNESS_ORDER}
             for asset_key, counted in report.counts().items()

@@ -7,7 +7,7 @@ store, then the pure verdicts in topological order.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,15 @@ from flowstone.execution.asset_versions import ConfigValues, resolve_asset_versi
 from flowstone.execution.judgement import judge_items, read_version_states
 from flowstone.execution.partition_request import ALL_PARTITIONS, PartitionRequest
 from flowstone.execution.plan import ItemKey, draft_plan_items
+from flowstone.execution.resources import IOManagerSet
+from flowstone.execution.verification import (
+    LostValue,
+    find_lost_values,
+    fresh_keys,
+    judge_with_lost,
+)
 from flowstone.graph import select
+from flowstone.io import IOManager
 from flowstone.keys import UNPARTITIONED, AssetKey
 from flowstone.storage import MetadataStore, VersionState
 from flowstone.versioning import Freshness, Verdict
@@ -47,6 +55,9 @@ class StatusReport:
     """Every selected item's verdict, in topological order."""
 
     items: tuple[ItemStatus, ...]
+    lost: tuple[LostValue, ...] = ()
+    """With ``verify``: fresh items whose stored value is missing (judged as lost in ``items``)."""
+    verified: bool = False
 
     def counts(self) -> dict[AssetKey, Counter[Freshness]]:
         """Per asset, how many of its partitions are in each status."""
@@ -68,6 +79,8 @@ def status(
     store: str | MetadataStore | None = None,
     config: ConfigValues | None = None,
     project_dir: Path | None = None,
+    verify: bool = False,
+    io_managers: Mapping[str, IOManager] | None = None,
 ) -> StatusReport:
     """The status of the selected items (every partition by default) with their causes.
 
@@ -84,11 +97,21 @@ def status(
         items = draft_plan_items(graph, selected, opened, request=partitions)
         states = read_version_states(items, opened)
         verdicts = judge_items(items, states, versions, graph)
+        lost: tuple[LostValue, ...] = ()
+        if verify:  # ask the I/O managers whether the fresh items' values are really there
+            managers = IOManagerSet(settings, io_managers)
+            lost = find_lost_values(graph, fresh_keys(items, verdicts), opened, managers)
+            if lost:
+                states, verdicts = judge_with_lost(
+                    items, states, lost, lambda i, s: judge_items(i, s, versions, graph)
+                )
         return StatusReport(
             tuple(
                 ItemStatus(item.key, verdicts[item.key], _is_unhashable(states.get(item.key)))
                 for item in items
-            )
+            ),
+            lost,
+            verify,
         )
 
 

@@ -197,3 +197,26 @@ def test_materialize_recovers_a_deleted_stored_value_and_says_so(
     [recovered] = payload["recovered"]
     assert (recovered["asset"], recovered["partition"]) == ("raw", "2024-01-02")
     assert "does not exist" in recovered["reason"]
+
+
+def test_status_verify_reports_a_deleted_stored_value_as_lost(
+    invoke: Invoke, project: Path
+) -> None:
+    (project / "daily.py").write_text(textwrap.dedent(DAILY))
+    assert invoke("materialize", "-f", "daily.py", "*clean", "--all-partitions").exit_code == 0
+    (project / ".flowstone" / "storage" / "raw" / "2024-01-02.pickle").unlink()
+
+    plain = json.loads(invoke("status", "-f", "daily.py", "--json").output)
+    assert plain["all_fresh"] and plain["lost"] == [] and not plain["verified"]
+    checked = json.loads(invoke("status", "-f", "daily.py", "--verify", "--json").output)
+    assert checked["verified"] and not checked["all_fresh"]
+    [lost] = checked["lost"]
+    assert (lost["asset"], lost["partition"]) == ("raw", "2024-01-02")
+    assert "no stored value" in lost["reason"]
+    statuses = {(i["asset"], i["partition"]): i["status"] for i in checked["items"]}
+    assert statuses["raw", "2024-01-02"] == "missing"
+    assert statuses["clean", "2024-01-02"] == "upstream_stale"
+    assert statuses["raw", "2024-01-03"] == "fresh"
+    table = invoke("status", "-f", "daily.py", "--verify")
+    assert table.exit_code == 0
+    assert "lost: raw[2024-01-02]" in table.output
