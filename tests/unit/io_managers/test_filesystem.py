@@ -315,3 +315,19 @@ def test_manager_survives_pickling_for_process_workers(manager: FilesystemIOMana
     copy = pickle.loads(pickle.dumps(manager))
     assert copy.load(context()) == [1, 2]
     assert repr(copy) == repr(manager)
+
+
+def test_exists_many_matches_exists_and_lists_each_folder_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manager = FilesystemIOManager(root=str(tmp_path / "root"))
+    contexts = [IOContext(AssetKey.parse(a), p) for a in ("x", "y") for p in ("1", "2")]
+    contexts.append(IOContext(AssetKey.parse("never"), "1"))
+    for ctx in contexts[:3]:
+        manager.save(ctx, 1)
+    listed: list[str] = []
+    real = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path: listed.append(path) or real(path))
+    assert manager.exists_many(contexts) == [manager.exists(ctx) for ctx in contexts]
+    assert manager.exists_many(contexts) == [True, True, True, False, False]
+    assert len(listed) == 6  # three folders, twice
