@@ -21,11 +21,11 @@ from flowstone.cli.explanation import (
     FRESHNESS_STYLE,
     causes_as_dicts,
     freshness_title,
-    why_line,
 )
 from flowstone.cli.loading import load_definitions
 from flowstone.cli.options import definitions_options, json_option, partition_options, store_option
 from flowstone.cli.output import item_as_dict, stdout_console
+from flowstone.cli.why_groups import grouped_why_lines
 from flowstone.execution import ALL_PARTITIONS, PartitionRequest, StatusReport
 from flowstone.execution import status as judge_status
 from flowstone.execution.api import resolve_settings
@@ -97,9 +97,12 @@ def show_status(report: StatusReport, *, why: bool) -> None:
     for value in report.lost:
         click.echo(f"lost: {value.label} ({value.reason}); --force recomputes it")
     if why:
+        for line in grouped_why_lines(
+            (item.key, None if item.verdict.status is Freshness.FRESH else item.verdict.explain())
+            for item in report.items
+        ):
+            click.echo(line)
         for item in report.items:
-            if item.verdict.status is not Freshness.FRESH:
-                click.echo(why_line(item.label, item.verdict))
             if item.unhashable:
                 click.echo(f"{item.label}: note — {UNHASHABLE_NOTE}")
     total = len(report.items)

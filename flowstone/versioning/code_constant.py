@@ -3,7 +3,8 @@
 Only plain values count: numbers, strings, bytes, booleans, ``None`` and tuples, lists, sets,
 frozensets and dicts of them. Sets are sorted and dicts ordered by key, so neither insertion order
 nor ``PYTHONHASHSEED`` changes a form. Anything else (instances, modules, subclasses of the plain
-types such as enums) has no form here and is left out of code versions. Pure: no I/O.
+types such as enums) has no form here; ``code_expression`` versions those by their source. Pure:
+no I/O.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import inspect
 import linecache
 import sys
 from collections.abc import Iterator
-from types import CodeType, FunctionType
+from types import CodeType, FunctionType, ModuleType
 from typing import Any, Final, TypeAlias
 
 DefinitionNode: TypeAlias = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda
@@ -47,13 +47,43 @@ def find_class_node(cls: type) -> ast.ClassDef | None:
     filename = getattr(module, "__file__", None)
     if module is None or not isinstance(filename, str):
         return None
+    node = _find_by_qualified_name(_module_tree(module, filename), cls.__qualname__.split("."))
+    return node if isinstance(node, ast.ClassDef) else None
+
+
+def find_binding(module: ModuleType, name: str) -> ast.expr | ast.ImportFrom | None:
+    """The last top-level statement of ``module`` binding ``name``: its value, or its import.
+
+    None when the module has no readable source or no plain ``name = ...`` / ``from ... import``
+    at its top level binds the name (it was set through ``globals()``, say).
+    """
+    filename = getattr(module, "__file__", None)
+    if not isinstance(filename, str):
+        return None
+    found: ast.expr | ast.ImportFrom | None = None
+    for statement in _module_tree(module, filename):
+        if isinstance(statement, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == name for target in statement.targets
+        ):
+            found = statement.value
+        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+            if isinstance(statement.target, ast.Name) and statement.target.id == name:
+                found = statement.value
+        elif isinstance(statement, ast.ImportFrom) and any(
+            (alias.asname or alias.name) == name for alias in statement.names
+        ):
+            found = statement
+    return found
+
+
+def _module_tree(module: ModuleType, filename: str) -> list[ast.stmt]:
+    """The top-level statements of ``module``'s file, parsed once per version of its lines."""
     lines = _source_lines(filename, vars(module))
     cached = _TREES.get(filename)
     if cached is None or cached[0] is not lines:
         tree = ast.Module(body=_parse_block(lines) or [], type_ignores=[])
         _TREES[filename] = cached = (lines, tree)
-    node = _find_by_qualified_name(cached[1].body, cls.__qualname__.split("."))
-    return node if isinstance(node, ast.ClassDef) else None
+    return cached[1].body
 
 
 def _source_lines(filename: str, module_globals: dict[str, Any]) -> list[str]:

@@ -2,15 +2,18 @@
 
 The hash covers the function's normalised AST (docstrings, its decorators and comments removed)
 and, transitively, the normalised source of the project-local functions and classes it refers to
-plus the canonical values of the module-level constants it reads. The standard library, installed
-packages and flowstone itself are left out: they change with installs, not with edits. Everything
-is named by module and qualified name, never by file path, so moving the project folder keeps
-every version. Parsing is cached per code object; names are resolved again on every call, so a
-rebound global or a different closure is seen. Pure apart from reading source files.
+plus the module-level constants it reads: plain values by their canonical form, anything else
+(and anything read from the environment) by the source of its defining expression. The standard
+library, installed packages and flowstone itself are left out: they change with installs, not
+with edits. Everything is named by module and qualified name, never by file path, so moving the
+project folder keeps every version. Parsing is cached per code object; names are resolved again
+on every call, so a rebound global or a different closure is seen. Pure apart from reading
+source files.
 """
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any, Final
@@ -18,6 +21,7 @@ from typing import Any, Final
 from flowstone.errors import FlowstoneWarning
 from flowstone.versioning.code_analysis import analyse_class, analyse_function
 from flowstone.versioning.code_constant import canonical_constant
+from flowstone.versioning.code_expression import constant_expression
 from flowstone.versioning.code_reference import (
     Definition,
     Reference,
@@ -85,9 +89,27 @@ def _constant_entry(reference: Reference, project: str) -> _Entry | None:
     if reference.module is not None and not is_project_module(reference.module, project):
         return None
     canonical = canonical_constant(reference.value)
-    if canonical is None:
-        return None
-    return (reference.label, "constant", repr(canonical))
+    module_name, _, name = reference.label.partition(":")
+    module = reference.module or sys.modules.get(module_name)
+    if module is None or not name.isidentifier():  # a closure cell, default or class member
+        return None if canonical is None else (reference.label, "constant", repr(canonical))
+    expression = constant_expression(module, name)
+    if expression is not None and (canonical is None or expression.reads_environment):
+        return (reference.label, "expression", expression.form)
+    if canonical is not None:
+        return (reference.label, "constant", repr(canonical))
+    _warn_unreadable(reference.label)
+    return None
+
+
+def _warn_unreadable(label: str) -> None:
+    warnings.warn(
+        f"Cannot read how the constant {label!r} is defined, and its value is not a plain "
+        "constant, so edits to it will go unnoticed. Define it with a plain assignment in the "
+        "module's source, or pass code_version= to @asset to version the asset explicitly.",
+        FlowstoneWarning,
+        stacklevel=4,
+    )
 
 
 def _digest(definition: Definition) -> str:

@@ -1,0 +1,74 @@
+"""Forms of module-level constants by the source of their defining expression.
+
+A constant such as ``re.compile(...)``, ``date(2024, 1, 10)`` or ``Config(rate=2)`` has no plain
+value to hash, so its form is the normalised AST of the expression that defines it, followed
+through ``from .module import NAME`` to the module that assigns it, plus the plain values of the
+module-level names the expression reads (so ``re.compile(WORD)`` sees ``WORD``). An expression
+that reads the environment (``os.environ``, ``os.getenv``) is versioned by its text only: a new
+environment is not new code. Reads source files; executes nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import sys
+from types import ModuleType
+from typing import Final, NamedTuple
+
+from flowstone.versioning.code_constant import canonical_constant
+from flowstone.versioning.code_source import find_binding
+
+_ENVIRONMENT_NAMES: Final = frozenset({"environ", "environb", "getenv", "getenvb"})
+_MAX_IMPORTS: Final = 16
+"""``from ... import`` hops followed before a constant counts as unreadable."""
+
+
+class Expression(NamedTuple):
+    """The form of one constant's defining expression, and whether it reads the environment."""
+
+    form: str
+    reads_environment: bool
+
+
+def constant_expression(module: ModuleType, name: str) -> Expression | None:
+    """The defining expression of ``module.name``, or None when no source binds it plainly."""
+    for _ in range(_MAX_IMPORTS):
+        binding = find_binding(module, name)
+        if not isinstance(binding, ast.ImportFrom):
+            return None if binding is None else _expression(module, binding)
+        source = _imported_module(module, binding)
+        if source is None:
+            return None
+        alias = next(item for item in binding.names if (item.asname or item.name) == name)
+        module, name = source, alias.name
+    return None
+
+
+def _imported_module(module: ModuleType, binding: ast.ImportFrom) -> ModuleType | None:
+    relative = "." * binding.level + (binding.module or "")
+    try:
+        resolved = importlib.util.resolve_name(relative, module.__package__)
+    except (ImportError, ValueError):
+        return None
+    return sys.modules.get(resolved)
+
+
+def _expression(module: ModuleType, node: ast.expr) -> Expression:
+    nodes = list(ast.walk(node))
+    reads_environment = any(_is_environment(item) for item in nodes)
+    names = sorted({item.id for item in nodes if isinstance(item, ast.Name)})
+    members = vars(module)
+    values: list[str] = []
+    if not reads_environment:
+        for name in names:
+            canonical = canonical_constant(members[name]) if name in members else None
+            if canonical is not None:
+                values.append(f"{name}={canonical!r}")
+    return Expression(repr([ast.dump(node), values]), reads_environment)
+
+
+def _is_environment(node: ast.AST) -> bool:
+    if isinstance(node, ast.Attribute):
+        return node.attr in _ENVIRONMENT_NAMES
+    return isinstance(node, ast.Name) and node.id in _ENVIRONMENT_NAMES
