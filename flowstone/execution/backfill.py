@@ -113,7 +113,9 @@ async def backfill_async(
                 versions=resolve_asset_versions(graph, selected, config),
             )
         )  # fmt: skip
-        prepared = await _prepare(graph, targets.items, opened, options, judge=policy == "stale")
+        # Judged unless every item is to run again: what the plan read is the baseline its
+        # claims compare against, so an item another run stores meanwhile is reused.
+        prepared = await _prepare(graph, targets.items, opened, options, judge=policy != "all")
         now = datetime.now(UTC)
         record = BackfillRecord(
             backfill_id=backfill_id or new_backfill_id(),
@@ -272,8 +274,8 @@ async def _prepare(
     judge: bool,
 ) -> _Prepared | None:
     """Plan ``items`` and load their I/O managers before anything is recorded, so bad
-    definitions or settings fail without leaving a backfill behind. When ``judge`` (the
-    ``stale`` policy, and every resume) fresh items are left out and unchanged ones cut off;
+    definitions or settings fail without leaving a backfill behind. When ``judge`` (every
+    policy but ``all``, and every resume) fresh items are left out and unchanged ones cut off;
     otherwise every item runs."""
     versions = resolve_asset_versions(graph, [key for key, _ in items], options.config)
     if not items:
