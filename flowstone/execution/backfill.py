@@ -113,7 +113,9 @@ async def backfill_async(
                 versions=resolve_asset_versions(graph, selected, config),
             )
         )  # fmt: skip
-        prepared = await _prepare(graph, targets.items, opened, options, policy)
+        # Judged unless every item is to run again: what the plan read is the baseline its
+        # claims compare against, so an item another run stores meanwhile is reused.
+        prepared = await _prepare(graph, targets.items, opened, options, judge=policy != "all")
         now = datetime.now(UTC)
         record = BackfillRecord(
             backfill_id=backfill_id or new_backfill_id(),
@@ -147,7 +149,8 @@ async def resume_backfill_async(
     with open_store(store, settings) as opened:
         record = await anyio.to_thread.run_sync(load_backfill, opened, backfill_id)
         remaining = await anyio.to_thread.run_sync(remaining_items, opened, record, graph)
-        prepared = await _prepare(graph, remaining, opened, options, record.policy)
+        # Judged whatever the policy: another run may have stored an item fresh meanwhile.
+        prepared = await _prepare(graph, remaining, opened, options, judge=True)
         return await _run(record, prepared, opened, options)
 
 
@@ -267,11 +270,13 @@ async def _prepare(
     items: list[ItemKey],
     store: MetadataStore,
     options: _Options,
-    policy: str,
+    *,
+    judge: bool,
 ) -> _Prepared | None:
     """Plan ``items`` and load their I/O managers before anything is recorded, so bad
-    definitions or settings fail without leaving a backfill behind. Only the ``stale`` policy
-    judges its items (and cuts off unchanged ones); the others run every targeted item."""
+    definitions or settings fail without leaving a backfill behind. When ``judge`` (every
+    policy but ``all``, and every resume) fresh items are left out and unchanged ones cut off;
+    otherwise every item runs."""
     versions = resolve_asset_versions(graph, [key for key, _ in items], options.config)
     if not items:
         return None
@@ -280,7 +285,7 @@ async def _prepare(
     plan: Plan = await anyio.to_thread.run_sync(
         partial(
             build_plan, graph, assets, store, only=items, defer_dynamic=False,
-            versions=versions, force=policy != "stale",
+            versions=versions, force=not judge,
         )
     )  # fmt: skip
     managers = IOManagerSet(settings, options.io_managers)
@@ -303,7 +308,8 @@ async def _run(
                 on_event=options.on_event, run_id=run_id, lease_seconds=prepared.lease_seconds,
             )  # fmt: skip
             run = await runner.run()
-        status = await anyio.to_thread.run_sync(_final_status, store, record)
+        reused = set(run.fresh) if run is not None else set()
+        status = await anyio.to_thread.run_sync(_final_status, store, record, reused)
     except Exception:
         status = BackfillStatus.FAILED
         raise
@@ -315,9 +321,16 @@ async def _run(
     return await anyio.to_thread.run_sync(_result, store, record.backfill_id, run)
 
 
-def _final_status(store: MetadataStore, record: BackfillRecord) -> BackfillStatus:
-    outcomes = store.get_backfill_outcomes(record.backfill_id)
-    done = sum(1 for status in outcomes.values() if status.is_current)
+def _done_items(store: MetadataStore, backfill_id: str, reused: set[ItemKey]) -> set[ItemKey]:
+    """The items a run of the backfill stored current, and those found fresh (reused) now."""
+    outcomes = store.get_backfill_outcomes(backfill_id)
+    return {key for key, status in outcomes.items() if status.is_current} | reused
+
+
+def _final_status(
+    store: MetadataStore, record: BackfillRecord, reused: set[ItemKey]
+) -> BackfillStatus:
+    done = len(_done_items(store, record.backfill_id, reused))
     return BackfillStatus.SUCCESS if done >= record.item_count else BackfillStatus.FAILED
 
 
@@ -325,14 +338,17 @@ def _result(store: MetadataStore, backfill_id: str, run: RunResult | None) -> Ba
     record = store.get_backfill(backfill_id)
     assert record is not None
     outcomes = store.get_backfill_outcomes(backfill_id)
-    counts = {status: 0 for status in MaterializationStatus}
-    for status in outcomes.values():
-        counts[status] += 1
-    succeeded = counts[MaterializationStatus.SUCCESS] + counts[MaterializationStatus.UNCHANGED]
+    reused = set(run.fresh) if run is not None else set()
+    succeeded = len(_done_items(store, backfill_id, reused))
+    failed = sum(
+        1
+        for key, status in outcomes.items()
+        if status is MaterializationStatus.FAILED and key not in reused
+    )
     return BackfillResult(
         record,
         run,
         succeeded=succeeded,
-        failed=counts[MaterializationStatus.FAILED],
+        failed=failed,
         remaining=record.item_count - succeeded,
     )

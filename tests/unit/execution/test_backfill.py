@@ -19,8 +19,10 @@ from flowstone import (
     TimeWindowMapping,
     asset,
     backfill,
+    materialize,
     resume_backfill,
 )
+from flowstone.execution import BackfillPolicy
 from flowstone.storage.sql import SqlMetadataStore
 from io_managers.memory import InMemoryIOManager
 
@@ -94,6 +96,51 @@ def test_the_missing_policy_skips_what_exists_and_all_redoes_it(
     assert again.backfill.item_count == 20 and len(calls) == 20
     assert backfill(partitions="all", policy="failed", project_dir=tmp_path,
                     **options).backfill.item_count == 0  # fmt: skip
+
+
+def _pipeline_failing_while(flag: Path, calls: list[str]) -> None:
+    """``raw`` fails on 2024-01-04 while ``flag`` exists; fixed code versions, since the
+    closures' values (the calls so far) would otherwise count as changed code."""
+
+    @asset(partitioned_by=DAILY, code_version="1")
+    def raw(context: AssetContext) -> int:
+        calls.append(f"raw[{context.partition_key}]")
+        if context.partition_key == "2024-01-04" and flag.exists():
+            raise RuntimeError(f"no data for {context.partition_key}")
+        return 1
+
+    @asset(depends_on={"days": TimeWindowMapping(raw, start_offset=-1, allow_missing=True)},
+           partitioned_by=DAILY, code_version="1")  # fmt: skip
+    def pairs(context: AssetContext, days: dict[str, int]) -> int:
+        calls.append(f"pairs[{context.partition_key}]")
+        return sum(days.values())
+
+
+@pytest.mark.parametrize("policy", ["missing", "failed", "stale", "all"])
+def test_a_resume_never_recomputes_items_another_run_stored_fresh(
+    registry: Registry,
+    store: SqlMetadataStore,
+    memory: InMemoryIOManager,
+    tmp_path: Path,
+    policy: BackfillPolicy,
+) -> None:
+    flag = tmp_path / "broken"
+    flag.touch()
+    calls: list[str] = []
+    _pipeline_failing_while(flag, calls)
+    options = {"definitions": registry, "store": store, "io_managers": {"fs": memory}}
+    assert not materialize(partitions="all", project_dir=tmp_path, **options).success
+    first = backfill(partitions="all", policy=policy, project_dir=tmp_path, **options)
+    assert not first.success and first.remaining == 3  # raw[01-04] failed again, 2 skipped
+    flag.unlink()
+    materialize(partitions=PartitionRange("2024-01-04", "2024-01-05"), project_dir=tmp_path,
+                **options)  # fmt: skip
+    calls.clear()
+    resumed = resume_backfill(first.backfill_id, project_dir=tmp_path, **options)
+    assert calls == []
+    assert resumed.success and resumed.remaining == 0
+    assert resumed.succeeded == resumed.backfill.item_count
+    assert resumed.backfill.status is BackfillStatus.SUCCESS
 
 
 def test_unknown_backfills_and_policies_are_clear_errors(
