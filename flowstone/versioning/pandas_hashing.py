@@ -82,7 +82,7 @@ def _hash_strings(column: Any, name: str) -> DataVersion:
     """Text and missing mask: lengths in code points and the joined text, never ``str()``."""
     numpy = sys.modules["numpy"]
     missing = numpy.asarray(column.isna(), dtype=bool)
-    texts = [text if not gone else "" for text, gone in zip(column.tolist(), missing, strict=True)]
+    texts = column.to_numpy(dtype=object, na_value="").tolist()
     lengths = numpy.fromiter(map(len, texts), dtype=numpy.int64, count=len(texts))
     text = "".join(texts).encode("utf-8", "surrogatepass")
     return digest("strings", [name], missing.view(numpy.uint8), lengths.view(numpy.uint8), text)
