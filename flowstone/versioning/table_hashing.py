@@ -28,7 +28,8 @@ def hash_array(array: Any) -> DataVersion:
     """The digest of one NumPy array; raises ``Unhashable`` for elements with no canonical form.
 
     Object arrays are hashed element by element through the canonical encoder; structured
-    arrays field by field; other arrays by their bytes in native byte order.
+    arrays field by field; other arrays by their bytes in native byte order, with one zero and
+    one NaN in floats.
     """
     numpy = sys.modules["numpy"]
     shape = list(array.shape)
@@ -42,8 +43,20 @@ def hash_array(array: Any) -> DataVersion:
         return digest("objects", [shape, elements])
     if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
+    if array.dtype.kind in "fc":
+        array = _canonical_floats(array)
     flat = numpy.ascontiguousarray(array).reshape(-1)
     return digest("array", [array.dtype.str, shape], flat.view(numpy.uint8))
+
+
+def _canonical_floats(array: Any) -> Any:
+    """A copy with one zero and one NaN, as for Python floats: ``-0.0 + 0.0`` is ``0.0``."""
+    numpy = sys.modules["numpy"]
+    canonical = array + array.dtype.type(0)
+    missing = numpy.isnan(canonical)
+    if missing.any():
+        canonical[missing] = numpy.nan
+    return canonical
 
 
 class _HashWriter:
