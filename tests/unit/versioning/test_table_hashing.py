@@ -139,3 +139,32 @@ GOLDEN: dict[str, tuple[Callable[[], Any], str]] = {
 def test_golden_values_of_library_encodings(name: str) -> None:
     build, expected = GOLDEN[name]
     assert hash_value(build()) == expected
+
+
+def test_arrow_chunks_with_different_dictionaries_agree() -> None:
+    def chunk(indices: list[int], dictionary: list[str]) -> Any:
+        return pyarrow.DictionaryArray.from_arrays(
+            pyarrow.array(indices, pyarrow.int32()), dictionary
+        )
+
+    whole = pyarrow.table({"a": pyarrow.chunked_array([chunk([0, 1, 0], ["x", "y"])])})
+    pieces = pyarrow.table(
+        {"a": pyarrow.chunked_array([chunk([1], ["y", "x"]), chunk([0, 1], ["y", "x"])])}
+    )
+    assert hash_value(whole) == hash_value(pieces)
+
+
+def test_pandas_scalars_in_object_columns_are_hashable_and_distinct() -> None:
+    def column(*values: Any) -> pandas.Series:
+        return pandas.Series(list(values), dtype=object)
+
+    versions = [
+        hash_value(column(pandas.NaT)),
+        hash_value(column(None)),
+        hash_value(column(pandas.NA)),
+        hash_value(column(pandas.Timestamp("2024-01-01", tz="UTC"))),
+        hash_value(column(pandas.Timestamp("2024-01-01"))),
+        hash_value(column(pandas.Timedelta(1))),
+    ]
+    assert None not in versions
+    assert len(set(versions)) == len(versions)
