@@ -15,6 +15,7 @@ import datetime as dt
 import enum
 import functools
 import hashlib
+import importlib
 import math
 import sys
 import threading
@@ -36,13 +37,10 @@ _MAX_DEPTH: Final = 100
 _FLUSH_AT: Final = 4096
 """Buffered parts are fed to the hash object once this many have piled up, bounding memory."""
 
-_PANDAS_HASH_KEY: Final = "0123456789123456"
-"""The 16-character key of pandas' row hashing, pinned so a library default cannot drift."""
-
 _Encoder = Callable[[Any, "_Buffer", int], None]
 
 
-class _Unhashable(Exception):
+class Unhashable(Exception):
     """Raised inside the encoder when any part of a value has no canonical form."""
 
 
@@ -97,13 +95,13 @@ def _hash_canonical(value: Any) -> DataVersion | None:
     out.append(_FORMAT)
     try:
         _encode(value, out, 0)
-    except (_Unhashable, RecursionError):
+    except (Unhashable, RecursionError):
         return None
     out.flush()
     return hasher.hexdigest()
 
 
-def _encode_text(value: Any, depth: int = 0) -> str:
+def encode_text(value: Any, depth: int = 0) -> str:
     """The canonical text of ``value`` on its own: what dict keys and set elements sort by."""
     scalar = _SCALARS.get(type(value))
     if scalar is not None:
@@ -131,7 +129,7 @@ def _encode_other(value: Any, out: _Buffer, depth: int) -> None:
     if handler is not _hash_canonical and handler is not _DEFAULT_HANDLER:
         version = handler(value)
         if version is None:
-            raise _Unhashable
+            raise Unhashable
         out.append(f"h{_sized(cls.__qualname__)}{_sized(version)}")
     elif isinstance(value, enum.Enum):
         out.append(f"e{_sized(cls.__qualname__)}")
@@ -143,7 +141,7 @@ def _encode_other(value: Any, out: _Buffer, depth: int) -> None:
     else:  # a subclass of a built-in type: its base's form, tagged with its own name
         base = next((base for base in cls.__mro__ if base in _SCALARS or base in _CONTAINERS), None)
         if base is None:
-            raise _Unhashable
+            raise Unhashable
         out.append(f"x{_sized(cls.__qualname__)}")
         if base in _SCALARS:
             out.append(_SCALARS[base](value))
@@ -197,7 +195,7 @@ def _offset_text(value: dt.datetime | dt.time) -> str:
 
 def _encode_list(value: list[Any] | tuple[Any, ...], out: _Buffer, depth: int) -> None:
     if depth >= _MAX_DEPTH:
-        raise _Unhashable
+        raise Unhashable
     out.append(f"{'(' if isinstance(value, tuple) else '['}{len(value)}:")
     for item in value:
         _encode(item, out, depth + 1)
@@ -207,8 +205,8 @@ def _encode_list(value: list[Any] | tuple[Any, ...], out: _Buffer, depth: int) -
 
 def _encode_dict(value: dict[Any, Any], out: _Buffer, depth: int) -> None:
     if depth >= _MAX_DEPTH:
-        raise _Unhashable
-    pairs = [(_encode_text(key, depth + 1), item) for key, item in value.items()]
+        raise Unhashable
+    pairs = [(encode_text(key, depth + 1), item) for key, item in value.items()]
     pairs.sort(key=itemgetter(0))
     out.append(f"{{{len(pairs)}:")
     for key_text, item in pairs:
@@ -221,14 +219,14 @@ def _encode_dict(value: dict[Any, Any], out: _Buffer, depth: int) -> None:
 def _encode_set(value: set[Any] | frozenset[Any], out: _Buffer, depth: int) -> None:
     # Sorted by canonical text, never by hash(): str hashes change with PYTHONHASHSEED.
     if depth >= _MAX_DEPTH:
-        raise _Unhashable
+        raise Unhashable
     out.append(f"<{len(value)}:")
-    out.extend(sorted(_encode_text(item, depth + 1) for item in value))
+    out.extend(sorted(encode_text(item, depth + 1) for item in value))
 
 
 def _encode_dataclass(value: Any, out: _Buffer, depth: int) -> None:
     if depth >= _MAX_DEPTH:
-        raise _Unhashable
+        raise Unhashable
     fields = dataclasses.fields(value)
     out.append(f"o{_sized(type(value).__qualname__)}{len(fields)}:")
     for field in fields:
@@ -246,7 +244,7 @@ def _encode_pydantic(value: Any, out: _Buffer, depth: int) -> None:
     try:
         dumped = value.model_dump(mode="json")
     except (TypeError, ValueError) as exc:  # fields with no JSON form
-        raise _Unhashable from exc
+        raise Unhashable from exc
     out.append(f"m{_sized(type(value).__qualname__)}")
     _encode(dumped, out, depth + 1)
 
@@ -305,95 +303,55 @@ def _register_library_of(cls: type) -> bool:
     if library not in _LIBRARY_HANDLERS or library not in sys.modules:
         return False
     with _REGISTRATION_LOCK:  # other threads wait until every handler is in place
-        names, handler = _LIBRARY_HANDLERS.get(library, ((), None))
-        for name in names:
-            hash_value.register(getattr(sys.modules[library], name), handler)
-        _LIBRARY_HANDLERS.pop(library, None)
+        for type_path, handler_path in _LIBRARY_HANDLERS.get(library, ()):
+            hash_value.register(_resolve(type_path), _resolve(handler_path))
+        _LIBRARY_HANDLERS.pop(library, None)  # only now: a racing thread waits on the lock
     return True
 
 
-def _digest(tag: str, header: object, *blobs: Any) -> DataVersion | None:
-    """Hash a tagged canonical header, then raw buffers; ``None`` if the header has no form."""
-    try:
-        text = _encode_text([tag, header, [memoryview(blob).nbytes for blob in blobs]])
-    except (_Unhashable, RecursionError):
-        return None
+def _resolve(path: str) -> Any:
+    """The object a dotted ``module:attribute.attribute`` path names, importing the module."""
+    module, _, attributes = path.partition(":")
+    return functools.reduce(getattr, attributes.split("."), importlib.import_module(module))
+
+
+def digest(tag: str, header: object, *blobs: Any) -> DataVersion:
+    """Hash a tagged canonical header, then raw buffers; raises ``Unhashable`` if the header
+    has no canonical form. The buffer sizes are in the header, so the stream is unambiguous."""
+    text = encode_text([tag, header, [memoryview(blob).nbytes for blob in blobs]])
     hasher = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16)
     for blob in blobs:
         hasher.update(blob)
     return hasher.hexdigest()
 
 
-def _hash_numpy(value: Any) -> DataVersion | None:
-    """Dtype, shape and the bytes of a C-contiguous copy (elements, for object arrays)."""
-    numpy = sys.modules["numpy"]
-    array = numpy.asarray(value)
-    header = [type(value).__qualname__, str(array.dtype.descr), list(array.shape)]
-    if array.dtype.hasobject:  # object arrays hold pointers: hash their elements instead
-        return _digest("numpy-objects", [*header, array.tolist()])
-    flat = numpy.ascontiguousarray(array).reshape(-1).view(numpy.uint8)
-    return _digest("numpy", header, flat)
+_TABLES: Final = "flowstone.versioning.table_hashing:"
+_PANDAS: Final = "flowstone.versioning.pandas_hashing:"
 
-
-def _hash_pandas(value: Any) -> DataVersion | None:
-    """pandas' own row hashing (index included) plus labels, dtypes and index names."""
-    pandas = sys.modules["pandas"]
-    try:
-        rows = pandas.util.hash_pandas_object(
-            value, index=True, encoding="utf8", hash_key=_PANDAS_HASH_KEY, categorize=True
-        ).to_numpy()
-    except (TypeError, ValueError):
-        return None
-    if isinstance(value, pandas.DataFrame):
-        labels, dtypes = list(value.columns), [str(dtype) for dtype in value.dtypes]
-    else:
-        labels, dtypes = [value.name], [str(value.dtype)]
-    index = [list(value.index.names), str(value.index.dtype)]
-    return _digest(f"pandas-{type(value).__name__}", [labels, dtypes, index], rows)
-
-
-class _HashWriter:
-    """A write-only file that feeds a hash object: serialised tables are never held whole."""
-
-    closed = False
-
-    def __init__(self, hasher: hashlib.blake2b) -> None:
-        self.hasher = hasher
-
-    def write(self, data: bytes) -> int:
-        self.hasher.update(data)
-        return memoryview(data).nbytes
-
-    def flush(self) -> None:
-        """Nothing is buffered."""
-
-
-def _hash_arrow(value: Any) -> DataVersion | None:
-    """The Arrow IPC stream of the table (schema included), one chunk per column."""
-    pyarrow = sys.modules["pyarrow"]
-    hasher = hashlib.blake2b(f"arrow-{type(value).__name__};".encode(), digest_size=16)
-    # Combined chunks: equal tables built from different pieces serialise alike.
-    data = value.combine_chunks() if isinstance(value, pyarrow.Table) else value
-    with pyarrow.ipc.new_stream(_HashWriter(hasher), data.schema) as writer:
-        writer.write(data)
-    return hasher.hexdigest()
-
-
-def _hash_polars(value: Any) -> DataVersion | None:
-    """The uncompressed Arrow IPC stream of the rechunked frame (a series as a frame)."""
-    polars = sys.modules["polars"]
-    hasher = hashlib.blake2b(f"polars-{type(value).__name__};".encode(), digest_size=16)
-    frame = value.to_frame() if isinstance(value, polars.Series) else value
-    frame.rechunk().write_ipc_stream(_HashWriter(hasher), compression="uncompressed")
-    return hasher.hexdigest()
-
-
-_LIBRARY_HANDLERS: Final[dict[str, tuple[tuple[str, ...], Callable[[Any], DataVersion | None]]]] = {
-    "numpy": (("ndarray", "generic"), _hash_numpy),
-    "pandas": (("DataFrame", "Series"), _hash_pandas),
-    "pyarrow": (("Table", "RecordBatch"), _hash_arrow),
-    "polars": (("DataFrame", "Series"), _hash_polars),
+_LIBRARY_HANDLERS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
+    "numpy": (
+        ("numpy:ndarray", f"{_TABLES}hash_numpy"),
+        ("numpy:generic", f"{_TABLES}hash_numpy"),
+    ),
+    "pandas": (
+        ("pandas:DataFrame", f"{_PANDAS}hash_pandas"),
+        ("pandas:Series", f"{_PANDAS}hash_pandas"),
+        ("pandas:Index", f"{_PANDAS}hash_pandas"),
+        ("pandas:Timestamp", f"{_PANDAS}hash_pandas_scalar"),
+        ("pandas:Timedelta", f"{_PANDAS}hash_pandas_scalar"),
+        ("pandas:api.typing.NaTType", f"{_PANDAS}hash_pandas_scalar"),
+        ("pandas:api.typing.NAType", f"{_PANDAS}hash_pandas_scalar"),
+    ),
+    "pyarrow": (
+        ("pyarrow:Table", f"{_TABLES}hash_arrow"),
+        ("pyarrow:RecordBatch", f"{_TABLES}hash_arrow"),
+    ),
+    "polars": (
+        ("polars:DataFrame", f"{_TABLES}hash_polars"),
+        ("polars:Series", f"{_TABLES}hash_polars"),
+    ),
 }
-"""Handlers waiting for their library to be imported, by top-level module and type names."""
+"""Handlers waiting for their library to be imported: (type, handler) paths by top-level module.
+Handlers live in modules of their own, imported only when a value of their library is seen."""
 
 _REGISTRATION_LOCK: Final = threading.Lock()
