@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flowstone.versioning import Cause, Freshness, Verdict
+from flowstone.versioning import Cause, CauseKind, Freshness, Verdict
 
 FRESHNESS_ORDER = (
     Freshness.FRESH,
@@ -41,18 +41,25 @@ def why_line(label: str, verdict: Verdict) -> str:
 
 
 def causes_as_dicts(causes: Iterable[Cause]) -> list[dict[str, object]]:
-    """Each cause with its kind, message, the upstream item involved and its versions."""
-    return [
-        {
-            "kind": cause.kind.value,
-            "message": cause.message,
-            "upstream": (
-                None
-                if cause.upstream is None
-                else {"asset": cause.upstream[0], "partition": cause.upstream[1]}
-            ),
-            "before": cause.before,
-            "after": cause.after,
-        }
-        for cause in causes
-    ]
+    """Each cause with its kind, message, the upstream item involved and its versions; a code
+    change also lists what changed (``changes``: name, kind and changed/added/removed)."""
+    return [_cause_as_dict(cause) for cause in causes]
+
+
+def _cause_as_dict(cause: Cause) -> dict[str, object]:
+    shown: dict[str, object] = {
+        "kind": cause.kind.value,
+        "message": cause.message,
+        "upstream": (
+            None
+            if cause.upstream is None
+            else {"asset": cause.upstream[0], "partition": cause.upstream[1]}
+        ),
+        "before": cause.before,
+        "after": cause.after,
+    }
+    if cause.kind is CauseKind.CODE:
+        shown["changes"] = [
+            {"name": c.name, "kind": c.kind, "change": c.change} for c in cause.changes
+        ]
+    return shown

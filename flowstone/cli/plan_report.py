@@ -8,13 +8,16 @@ recorded. An item's reason reads as in ``status --why``, so the two can be compa
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import click
 
 from flowstone.cli.explanation import causes_as_dicts
 from flowstone.cli.output import item_as_dict, stdout_console
+from flowstone.cli.why_groups import grouped_why_lines
 from flowstone.execution import Plan, PlanItem
-from flowstone.execution.plan import item_label
+from flowstone.execution.plan import ItemKey
+from flowstone.keys import AssetKey, PartitionKey
 
 CONDITIONAL = "runs only if its inputs change"
 """The mark of an item that the run decides only once its inputs are recomputed."""
@@ -37,8 +40,8 @@ def report_plan(plan: Plan, *, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(plan_as_dict(plan), indent=2))
         return
-    for item in plan.items:
-        click.echo(f"{item_label(item.key)}: {describe_plan_item(item, force=plan.force)}")
+    for line in grouped_why_lines(_listing(plan)):
+        click.echo(line)
     for asset_key in plan.deferred:
         click.echo(f"{asset_key}: {DEFERRED}")
     console = stdout_console()
@@ -87,3 +90,29 @@ def _status(item: PlanItem, *, force: bool) -> str:
     if item.verdict is not None:
         return item.verdict.status.value
     return "forced" if force else "unknown"
+
+
+def _listing(plan: Plan) -> Iterator[tuple[ItemKey, str | None]]:
+    """The plan's items with their reasons, and its fresh items (no line) where they fall among
+    their asset's partitions, so a range of partitions never spans a fresh one."""
+    fresh: dict[AssetKey, list[tuple[int, ItemKey]]] = {}
+    positions: dict[AssetKey, dict[PartitionKey, int]] = {}
+    for key in plan.fresh:
+        at = positions.get(key[0])
+        if at is None:
+            at = positions[key[0]] = _positions(plan, key[0])
+        fresh.setdefault(key[0], []).append((at.get(key[1], -1), key))
+    for found in fresh.values():
+        found.sort()
+    for item in plan.items:
+        waiting = fresh.get(item.key[0], [])
+        here = positions.get(item.key[0], {}).get(item.key[1], -1)
+        while waiting and waiting[0][0] < here:
+            yield waiting.pop(0)[1], None
+        yield item.key, describe_plan_item(item, force=plan.force)
+
+
+def _positions(plan: Plan, asset_key: AssetKey) -> dict[PartitionKey, int]:
+    partitions = plan.asset(asset_key).partitions
+    keys = () if partitions is None else partitions.get_partition_keys(plan.state)
+    return {key: index for index, key in enumerate(keys)}

@@ -17,7 +17,9 @@ from flowstone.errors import ConfigError
 from flowstone.graph import AssetGraph
 from flowstone.graph.asset_graph import did_you_mean
 from flowstone.keys import AssetKey
-from flowstone.versioning import compute_code_version, compute_config_hash
+from flowstone.storage import BreakdownEntry, CodeKey
+from flowstone.versioning import compute_config_hash
+from flowstone.versioning.code_version import code_version_and_breakdown
 
 ConfigValues = Mapping[str, Mapping[str, Any]]
 """Config values by asset key text (``"orders"`` or ``"raw/orders"``)."""
@@ -25,11 +27,18 @@ ConfigValues = Mapping[str, Mapping[str, Any]]
 
 @dataclass(frozen=True, slots=True)
 class AssetVersions:
-    """Per asset: its code version, the hash of its config, and the validated config."""
+    """Per asset: its code version, the hash of its config, the validated config, and what its
+    code version was made of (see ``code_version_and_breakdown``)."""
 
     code: Mapping[AssetKey, str] = field(default_factory=dict)
     config_hash: Mapping[AssetKey, str | None] = field(default_factory=dict)
     config: Mapping[AssetKey, BaseModel] = field(default_factory=dict)
+    breakdown: Mapping[AssetKey, tuple[BreakdownEntry, ...]] = field(default_factory=dict)
+
+    @property
+    def code_breakdowns(self) -> dict[CodeKey, tuple[BreakdownEntry, ...]]:
+        """Each asset's breakdown under its (asset, code version), as the store keeps them."""
+        return {(key, self.code[key]): parts for key, parts in self.breakdown.items()}
 
 
 def resolve_asset_versions(
@@ -46,15 +55,16 @@ def resolve_asset_versions(
     code: dict[AssetKey, str] = {}
     hashes: dict[AssetKey, str | None] = {}
     models: dict[AssetKey, BaseModel] = {}
+    parts: dict[AssetKey, tuple[BreakdownEntry, ...]] = {}
     for key in keys:
         definition = graph.get(key)
-        code[key] = compute_code_version(definition.fn, definition.code_version)
+        code[key], parts[key] = code_version_and_breakdown(definition.fn, definition.code_version)
         if definition.config_model is None:
             hashes[key] = None
             continue
         models[key] = _validate(key, definition.config_model, given.get(key, {}))
         hashes[key] = compute_config_hash(models[key].model_dump(mode="json"))
-    return AssetVersions(code, hashes, models)
+    return AssetVersions(code, hashes, models, parts)
 
 
 def _by_asset(graph: AssetGraph, config: ConfigValues) -> dict[AssetKey, Mapping[str, Any]]:

@@ -15,6 +15,8 @@ from flowstone.execution.asset_versions import AssetVersions
 from flowstone.graph import AssetGraph
 from flowstone.keys import AssetKey
 from flowstone.storage import (
+    BreakdownEntry,
+    CodeKey,
     LineageEdge,
     MaterializationRecord,
     MaterializationStatus,
@@ -58,16 +60,40 @@ def read_version_states(
     return store.get_version_states(sorted(assets), partitions)
 
 
+Breakdowns = Mapping[CodeKey, tuple[BreakdownEntry, ...]]
+"""Stored code breakdowns by (asset, code version)."""
+
+
+def read_code_breakdowns(
+    states: Mapping[ItemKey, VersionState], versions: AssetVersions, store: MetadataStore
+) -> Breakdowns:
+    """The stored breakdowns of the recorded code versions that differ from the current ones.
+
+    One read for every distinct (asset, code version), however many items share it; nothing is
+    read when no code changed.
+    """
+    wanted = {
+        (asset, state.code_version)
+        for (asset, _), state in states.items()
+        if state.code_version is not None
+        and asset in versions.code
+        and state.code_version != versions.code[asset]
+    }
+    return store.get_code_breakdowns(wanted) if wanted else {}
+
+
 def judge_items(
     items: Sequence[PlanItem],
     states: Mapping[ItemKey, VersionState],
     versions: AssetVersions,
     graph: AssetGraph,
+    breakdowns: Breakdowns | None = None,
 ) -> dict[ItemKey, Verdict]:
     """The verdict of each item (given in topological order), inputs judged before dependents.
 
     An input that was never stored and is not judged here blocks its dependent, unless the
     dependency allows missing partitions: then it is left out, as the run leaves it out.
+    ``breakdowns`` (from ``read_code_breakdowns``) let a code change name what changed.
     """
     optional = _optional_inputs(graph, {item.key[0] for item in items})
     verdicts: dict[ItemKey, Verdict] = {}
@@ -79,7 +105,9 @@ def judge_items(
         ):
             verdicts[item.key] = Verdict(Freshness.FRESH, (), state.provenance_version)
             continue
-        verdicts[item.key] = _judge_slowly(item, states, verdicts, versions, optional)
+        verdicts[item.key] = _judge_slowly(
+            item, states, verdicts, versions, optional, breakdowns=breakdowns or {}
+        )
     return verdicts
 
 
@@ -89,6 +117,8 @@ def _judge_slowly(
     verdicts: Mapping[ItemKey, Verdict],
     versions: AssetVersions,
     optional: set[tuple[AssetKey, AssetKey]],
+    *,
+    breakdowns: Breakdowns,
 ) -> Verdict:
     """The full judgement: inputs present now, a required absent one blocks the item."""
     upstream = _inputs_of(item)
@@ -109,7 +139,7 @@ def _judge_slowly(
         )
         for up in present
     ]
-    return judge(item_facts(item, states.get(item.key), versions, current))
+    return judge(item_facts(item, states.get(item.key), versions, current, breakdowns))
 
 
 def _optional_inputs(graph: AssetGraph, assets: set[AssetKey]) -> set[tuple[AssetKey, AssetKey]]:
@@ -174,20 +204,27 @@ def item_facts(
     state: VersionState | None,
     versions: AssetVersions,
     current: Sequence[CurrentInput],
+    breakdowns: Breakdowns | None = None,
 ) -> ItemFacts:
     """What the judgement of ``item`` needs, from its stored state and its inputs now."""
+    recorded = None
+    if state is not None and state.code_version is not None and breakdowns:
+        recorded = breakdowns.get((item.asset_key, state.code_version))
     return ItemFacts(
         asset_key=str(item.asset_key),
         partition_key=item.partition_key,
         code_version=versions.code[item.asset_key],
         config_hash=versions.config_hash.get(item.asset_key),
-        recorded=_recorded(state),
+        recorded=_recorded(state, recorded),
         inputs=current,
         blocked=item.blocked,
+        breakdown=versions.breakdown.get(item.asset_key),
     )
 
 
-def _recorded(state: VersionState | None) -> Recorded | None:
+def _recorded(
+    state: VersionState | None, breakdown: tuple[BreakdownEntry, ...] | None
+) -> Recorded | None:
     if state is None:
         return None
     return Recorded(
@@ -198,6 +235,7 @@ def _recorded(state: VersionState | None) -> Recorded | None:
         inputs={(edge.asset_key, edge.partition_key): edge.data_version for edge in state.inputs},
         latest_failed=state.latest_status is MaterializationStatus.FAILED,
         lost=state.latest_status is MaterializationStatus.LOST,
+        breakdown=breakdown,
     )
 
 

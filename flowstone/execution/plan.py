@@ -16,7 +16,11 @@ from typing import Any, TypeAlias
 from flowstone.collector import collector_paused
 from flowstone.definitions import AssetDef
 from flowstone.execution.asset_versions import AssetVersions, resolve_asset_versions
-from flowstone.execution.judgement import judge_items, read_version_states
+from flowstone.execution.judgement import (
+    judge_items,
+    read_code_breakdowns,
+    read_version_states,
+)
 from flowstone.execution.partition_request import PartitionRequest, resolve_partition_keys
 from flowstone.graph import AssetGraph
 from flowstone.keys import UNPARTITIONED, AssetKey, PartitionKey
@@ -139,7 +143,8 @@ def build_plan(
         items = _draft(graph, selected, request, only, state, deferred=deferred)
         if not force:
             states = read_version_states(items, store)
-            items, fresh = _judged(items, judge_items(items, states, versions, graph))
+            breakdowns = read_code_breakdowns(states, versions, store)
+            items, fresh = _judged(items, judge_items(items, states, versions, graph, breakdowns))
     plan = finish_plan(graph, items, store, state=state, deferred=tuple(deferred), request=request)
     return replace(plan, versions=versions, states=states, fresh=fresh, force=force)
 

@@ -5,17 +5,20 @@ full or its oldest record is 0.2 s old: writing a record ends its claim, which o
 may be waiting for) from a worker thread, so no item ever waits on a
 round trip to the store. Records arrive in
 completion order, so an upstream is always written before (and sequenced below) its dependents.
+The code breakdown of each (asset, code version) a record names is written with the first batch
+that holds one, once per run (the store keeps the first of each).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 
 import anyio
 import anyio.to_thread
 
 from flowstone.errors import FlowstoneError
-from flowstone.storage import MaterializationRecord, MetadataStore
+from flowstone.storage import BreakdownEntry, CodeKey, MaterializationRecord, MetadataStore
 
 RETRY_DELAY_SECONDS = 0.2
 """First pause before writing a failed batch again; it doubles with each try."""
@@ -31,9 +34,16 @@ class MaterializationRecorder:
     """
 
     def __init__(
-        self, store: MetadataStore, *, batch_size: int = 1000, max_age_seconds: float = 0.2
+        self,
+        store: MetadataStore,
+        *,
+        batch_size: int = 1000,
+        max_age_seconds: float = 0.2,
+        breakdowns: Mapping[CodeKey, Sequence[BreakdownEntry]] | None = None,
     ) -> None:
         self._store = store
+        self._breakdowns = breakdowns or {}
+        self._written: set[CodeKey] = set()
         self._batch_size = batch_size
         self._max_age = max_age_seconds
         self._pending: list[MaterializationRecord] = []
@@ -75,10 +85,24 @@ class MaterializationRecorder:
                 if not batch:
                     return
                 try:
-                    await anyio.to_thread.run_sync(self._store.add_materializations, batch)
+                    await anyio.to_thread.run_sync(self._write, batch)
                     return
                 except BaseException as exc:
                     self._pending[:0] = batch
                     if not isinstance(exc, FlowstoneError) or attempt == attempts - 1:
                         raise
                 await anyio.sleep(RETRY_DELAY_SECONDS * 2**attempt)
+
+    def _write(self, batch: list[MaterializationRecord]) -> None:
+        """Write the breakdowns the batch's records name for the first time, then the records."""
+        new: dict[CodeKey, Sequence[BreakdownEntry]] = {}
+        for record in batch:
+            if record.code_version is None:
+                continue
+            key = (record.asset_key, record.code_version)
+            if key not in self._written and key in self._breakdowns:
+                new[key] = self._breakdowns[key]
+        if new:
+            self._store.add_code_breakdowns(new)
+            self._written.update(new)
+        self._store.add_materializations(batch)

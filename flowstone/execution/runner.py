@@ -80,7 +80,7 @@ class Runner:
         self._threads = anyio.CapacityLimiter(concurrency)
         self._active = 0
         self._ready: deque[PlanItem] = deque()
-        self._recorder = MaterializationRecorder(store)
+        self._recorder = MaterializationRecorder(store, breakdowns=plan.versions.code_breakdowns)
         self._recovery = Recovery(plan, store, run_id=self.run_id, next_id=self._next_record_id)
         self._items = {item.key: item for item in plan.items}
         self._order: list[ItemKey] = list(self._items)

@@ -16,7 +16,11 @@ from flowstone.collector import collector_paused
 from flowstone.definitions import AssetDef, Definitions, Registry
 from flowstone.execution.api import Selection, build_graph, open_store, resolve_settings
 from flowstone.execution.asset_versions import ConfigValues, resolve_asset_versions
-from flowstone.execution.judgement import judge_items, read_version_states
+from flowstone.execution.judgement import (
+    judge_items,
+    read_code_breakdowns,
+    read_version_states,
+)
 from flowstone.execution.partition_request import ALL_PARTITIONS, PartitionRequest
 from flowstone.execution.plan import ItemKey, draft_plan_items
 from flowstone.execution.resources import IOManagerSet
@@ -96,14 +100,15 @@ def status(
     with open_store(store, settings, read_only=True) as opened, collector_paused():
         items = draft_plan_items(graph, selected, opened, request=partitions)
         states = read_version_states(items, opened)
-        verdicts = judge_items(items, states, versions, graph)
+        breakdowns = read_code_breakdowns(states, versions, opened)
+        verdicts = judge_items(items, states, versions, graph, breakdowns)
         lost: tuple[LostValue, ...] = ()
         if verify:  # ask the I/O managers whether the fresh items' values are really there
             managers = IOManagerSet(settings, io_managers)
             lost = find_lost_values(graph, fresh_keys(items, verdicts), opened, managers)
             if lost:
                 states, verdicts = judge_with_lost(
-                    items, states, lost, lambda i, s: judge_items(i, s, versions, graph)
+                    items, states, lost, lambda i, s: judge_items(i, s, versions, graph, breakdowns)
                 )
         return StatusReport(
             tuple(

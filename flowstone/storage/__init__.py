@@ -6,8 +6,10 @@ from flowstone.storage.protocol import MetadataStore
 from flowstone.storage.records import (
     BackfillRecord,
     BackfillStatus,
+    BreakdownEntry,
     Claim,
     ClaimOutcome,
+    CodeKey,
     InputVersion,
     LatestState,
     LineageEdge,
@@ -22,8 +24,10 @@ from flowstone.storage.sql import SqlMetadataStore
 __all__ = [
     "BackfillRecord",
     "BackfillStatus",
+    "BreakdownEntry",
     "Claim",
     "ClaimOutcome",
+    "CodeKey",
     "InputVersion",
     "LatestState",
     "LineageEdge",

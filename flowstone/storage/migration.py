@@ -29,7 +29,7 @@ from sqlalchemy import (
 from flowstone.errors import StorageError
 from flowstone.storage.schema import metadata_obj, schema_changes, seed_counter
 
-REVISIONS: Final = ("0001", "0002")
+REVISIONS: Final = ("0001", "0002", "0003")
 """Every revision in ``flowstone.storage.migrations``, oldest first (a test checks the chain)."""
 HEAD_REVISION: Final = REVISIONS[-1]
 """The newest revision: the schema this code works with."""

@@ -9,7 +9,7 @@ runner never makes one round trip per item.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -17,7 +17,9 @@ from flowstone.keys import AssetKey, PartitionKey
 from flowstone.storage.records import (
     BackfillRecord,
     BackfillStatus,
+    BreakdownEntry,
     ClaimOutcome,
+    CodeKey,
     LatestState,
     MaterializationRecord,
     MaterializationStatus,
@@ -89,6 +91,16 @@ class MetadataStore(Protocol):
         Optionally only the given partitions. Reads without building records, in a number of
         queries that does not grow with the number of items.
         """
+        ...
+
+    def add_code_breakdowns(self, breakdowns: Mapping[CodeKey, Sequence[BreakdownEntry]]) -> None:
+        """Keep what each (asset, code version) was made of, once: stored ones are left as is."""
+        ...
+
+    def get_code_breakdowns(
+        self, keys: Iterable[CodeKey]
+    ) -> dict[CodeKey, tuple[BreakdownEntry, ...]]:
+        """The stored breakdown of each (asset, code version) that has one, in one query."""
         ...
 
     def get_run(self, run_id: str) -> RunRecord | None:

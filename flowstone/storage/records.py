@@ -134,6 +134,12 @@ class LatestState(_Record):
     last_success: MaterializationRecord | None = None
 
 
+BreakdownEntry = tuple[str, str, str]
+"""One part of a code version: (qualified name, kind, digest)."""
+CodeKey = tuple[AssetKey, str]
+"""An asset and one of its code versions: what a code breakdown is stored under."""
+
+
 @dataclass(frozen=True, slots=True)
 class InputVersion:
     """One input of a last success: what staleness compares with the input's current version.

@@ -11,7 +11,7 @@ message or a repr. Only the driver process writes.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -30,6 +30,7 @@ from flowstone.storage.backfill_queries import (
     save_backfill_run,
     save_backfill_status,
 )
+from flowstone.storage.breakdown_queries import load_code_breakdowns, save_code_breakdowns
 from flowstone.storage.claim_queries import (
     claim_items,
     lock_claims,
@@ -48,7 +49,9 @@ from flowstone.storage.migration import HEAD_REVISION, SELECT_REVISION, upgrade_
 from flowstone.storage.records import (
     BackfillRecord,
     BackfillStatus,
+    BreakdownEntry,
     ClaimOutcome,
+    CodeKey,
     LatestState,
     MaterializationRecord,
     MaterializationStatus,
@@ -229,6 +232,18 @@ class SqlMetadataStore:
         """For staleness: each item's newest attempt and last success, no records, few queries."""
         with self._reading("Could not read the version states") as conn:
             return load_version_states(conn, assets, partitions)
+
+    def add_code_breakdowns(self, breakdowns: Mapping[CodeKey, Sequence[BreakdownEntry]]) -> None:
+        """Keep each (asset, code version)'s breakdown, once, in one transaction."""
+        with self._writing(f"Could not record {len(breakdowns)} code breakdowns") as conn:
+            save_code_breakdowns(conn, breakdowns)
+
+    def get_code_breakdowns(
+        self, keys: Iterable[CodeKey]
+    ) -> dict[CodeKey, tuple[BreakdownEntry, ...]]:
+        """The stored breakdown of each (asset, code version) that has one."""
+        with self._reading("Could not read the code breakdowns") as conn:
+            return load_code_breakdowns(conn, keys)
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """The run, or ``None`` if there is no such run."""

@@ -59,16 +59,47 @@ def compute_code_version(fn: Callable[..., Any], given: str | None = None) -> st
     root = as_definition(fn)
     if root is None:
         return _compute_opaque_version(fn)
-    entries = _collect_entries(root)
+    return _hash(root, _collect_entries(root)[0])
+
+
+def code_version_and_breakdown(
+    fn: Callable[..., Any], given: str | None = None
+) -> tuple[str, tuple[_Entry, ...]]:
+    """The code version of ``fn`` and the parts it was made of, to tell later what changed.
+
+    The parts are the asset's body (kind ``body``), each project function (``function``) and
+    class (``class``) it reaches, and each constant it reads (``constant`` or ``expression``),
+    with their digests; or only the given ``code_version=`` (kind ``given``) when set.
+
+    Example:
+        >>> code_version_and_breakdown(lambda: 1, given="2")
+        ('2', (('code_version', 'given', '2'),))
+    """
+    if given is not None:
+        return given, (("code_version", "given", given),)
+    root = as_definition(fn)
+    if root is None:
+        return _compute_opaque_version(fn), ()
+    entries, classes = _collect_entries(root)
+    parts = [
+        (name, ("class" if name in classes else "function") if kind == "definition" else kind, d)
+        for name, kind, d in entries
+    ]
+    return _hash(root, entries), ((qualified_name(root), "body", _digest(root)), *parts)
+
+
+def _hash(root: Definition, entries: list[_Entry]) -> str:
     return hash_struct(["CodeVersion", _digest(root), entries])[:_LENGTH]
 
 
-def _collect_entries(root: Definition) -> list[_Entry]:
-    """Everything project-local that ``root`` refers to, transitively, in a canonical order."""
+def _collect_entries(root: Definition) -> tuple[list[_Entry], set[str]]:
+    """Everything project-local that ``root`` refers to, transitively, in a canonical order, and
+    the qualified names of the classes among them."""
     project = str(root.__module__).partition(".")[0]
     # ids only mark definitions already walked (so recursion ends); they are never hashed
     seen = {id(root)}
     entries: set[_Entry] = set()
+    classes: set[str] = set()
     pending = [root]
     while pending:
         for reference in iter_references(pending.pop()):
@@ -81,7 +112,9 @@ def _collect_entries(root: Definition) -> list[_Entry]:
                 seen.add(id(target))
                 pending.append(target)
                 entries.add((qualified_name(target), "definition", _digest(target)))
-    return sorted(entries)
+                if isinstance(target, type):
+                    classes.add(qualified_name(target))
+    return sorted(entries), classes
 
 
 def _constant_entry(reference: Reference, project: str) -> _Entry | None:

@@ -14,6 +14,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from flowstone.keys import UNPARTITIONED, DataVersion, PartitionKey
+from flowstone.versioning.code_changes import (
+    Breakdown,
+    CodeChange,
+    describe_code_changes,
+    diff_breakdowns,
+)
 from flowstone.versioning.provenance import compute_provenance_version
 
 InputKey = tuple[str, PartitionKey]
@@ -64,6 +70,9 @@ class Cause:
     upstream: InputKey | None = None
     before: str | None = None
     after: str | None = None
+    changes: tuple[CodeChange, ...] = ()
+    """For a code change: the functions, classes and constants that differ (empty when the
+    recorded code version has no breakdown: it was made before they were kept)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +106,8 @@ class Recorded:
     """The newest record says the last success's stored value was found missing."""
     succeeded: bool = True
     error: str | None = None
+    breakdown: Breakdown | None = None
+    """What the recorded code version was made of, when the store kept it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +130,8 @@ class ItemFacts:
     recorded: Recorded | None
     inputs: Sequence[CurrentInput]
     blocked: str | None = None
+    breakdown: Breakdown | None = None
+    """What the current code version is made of, to name what changed."""
 
 
 def judge(facts: ItemFacts) -> Verdict:
@@ -186,9 +199,7 @@ def _own_causes(facts: ItemFacts, recorded: Recorded) -> tuple[Cause, ...]:
     """Causes visible without recomputing anything: code, input sets, changed input data."""
     causes: list[Cause] = []
     if recorded.code_version != facts.code_version:
-        causes.append(
-            Cause(CauseKind.CODE, "code changed", None, recorded.code_version, facts.code_version)
-        )
+        causes.append(_code_changed(facts, recorded))
     expected = {current.key: current for current in facts.inputs}
     new = [key for key in expected if key not in recorded.inputs]
     removed = [key for key in recorded.inputs if key not in expected]
@@ -204,6 +215,15 @@ def _own_causes(facts: ItemFacts, recorded: Recorded) -> tuple[Cause, ...]:
             if before != current.data_version:
                 causes.append(_changed(key, before, current.data_version))
     return tuple(causes)
+
+
+def _code_changed(facts: ItemFacts, recorded: Recorded) -> Cause:
+    changes: tuple[CodeChange, ...] = ()
+    if recorded.breakdown is not None and facts.breakdown is not None:
+        changes = diff_breakdowns(recorded.breakdown, facts.breakdown)
+    before, after = recorded.code_version, facts.code_version
+    message = describe_code_changes(changes, before, after)
+    return Cause(CauseKind.CODE, message, None, before, after, changes)
 
 
 def _changed(key: InputKey, before: str | None, after: str | None) -> Cause:

@@ -249,8 +249,10 @@ def test_status_and_dry_run_json_give_structured_causes(invoke: Invoke, shop: Pa
 def test_force_recomputes_the_whole_selection(invoke: Invoke, shop: Path) -> None:
     _ok(invoke("materialize", *ALL))
     plan = _ok(invoke("materialize", *ALL, "--dry-run", "--force"))
-    assert len(_item_lines(plan)) == 9
-    assert all(line.endswith(": forced (--force)") for line in _item_lines(plan))
+    assert _item_lines(plan) == [
+        f"{asset}[2024-03-01 .. 2024-03-03] (3 items): forced (--force)"
+        for asset in ("orders", "clean_orders", "daily_revenue")
+    ]
     result = _ok(invoke("materialize", *ALL, "--force"))
     assert "success: 9 success" in _text(result)
     assert len(_executions(shop)) == 18
@@ -270,7 +272,10 @@ def test_a_fresh_project_is_missing_and_a_dry_run_records_nothing(
         for day in DAYS
     ]
     plan = _ok(invoke("materialize", *ALL, "--dry-run"))
-    assert len(_item_lines(plan)) == 9
+    assert _item_lines(plan) == [
+        f"{asset}[2024-03-01 .. 2024-03-03] (3 items): missing — never materialized"
+        for asset in ("orders", "clean_orders", "daily_revenue")
+    ]
     assert _run_count(shop) == 0
     assert _executions(shop) == []
 
@@ -379,3 +384,12 @@ def test_status_and_a_dry_run_create_no_store(invoke: Invoke, shop: Path) -> Non
     _ok(invoke("status", "-f", "shop.py"))
     _ok(invoke("materialize", *ALL, "--dry-run"))
     assert not (shop / ".flowstone" / "flowstone.db").exists()
+
+
+def test_a_dry_run_range_never_spans_a_fresh_partition(invoke: Invoke, shop: Path) -> None:
+    _ok(invoke("materialize", "-f", "shop.py", "orders", "--partition", "2024-03-02"))
+    plan = _ok(invoke("materialize", "-f", "shop.py", "orders", "--all-partitions", "--dry-run"))
+    assert _item_lines(plan) == [
+        "orders[2024-03-01]: missing — never materialized",
+        "orders[2024-03-03]: missing — never materialized",
+    ]

@@ -186,7 +186,8 @@ def test_editing_a_helper_makes_its_asset_stale_and_a_comment_does_not(
     registry = _load(tmp_path, same_result)
     verdicts = {i.label: i.verdict for i in status(definitions=registry, store=store).items}
     assert verdicts["raw"].status is Freshness.FRESH
-    assert verdicts["cleaned"].explain() == "stale — code changed"
+    expected = "stale — code changed: helper clean() in helper_pipeline.py"
+    assert verdicts["cleaned"].explain() == expected
     assert verdicts["total"].status is Freshness.UPSTREAM_STALE
     result = run(definitions=registry, io_managers={"fs": memory})
     assert {i.label: i.status.value for i in result.items} == {

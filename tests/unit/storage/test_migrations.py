@@ -45,7 +45,7 @@ from flowstone.storage.schema import (
     schema_changes,
 )
 
-REVISIONS = ["0001", "0002"]
+REVISIONS = ["0001", "0002", "0003"]
 ROOT = Path(__file__).parents[3]
 T0 = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 FIRST_TABLES = ("runs", "materializations", "lineage", "latest", "counters")
