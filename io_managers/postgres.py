@@ -42,6 +42,7 @@ from io_managers.postgres_layout import (
     extract_rows,
     hash_rows,
 )
+from io_managers.postgres_pandas import FrameRefusal
 
 _PICKLE_PROTOCOL: Final = 5
 UNDEFINED_TABLE: Final = "42P01"
@@ -99,7 +100,14 @@ class PostgresIOManager:
             IOManagerError: the value cannot be encoded or written, or the asset's table name
                 belongs to another asset.
         """
-        rows = extract_rows(value)
+        try:
+            rows = extract_rows(value)
+        except FrameRefusal as exc:
+            raise _error(
+                ctx,
+                f"it cannot be stored faithfully: {str(exc).rstrip('.')}",
+                "Nothing was written; fix the column and save again.",
+            ) from exc
         entry = self._encode(ctx, value) if rows is None else None
         with self._transaction(ctx, "written") as conn:
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._lock_id(ctx.asset_key))))
@@ -183,6 +191,7 @@ class PostgresIOManager:
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._lock_id(None))))
             conn.execute(sa.schema.CreateSchema(self._schema, if_not_exists=True))
             self._metadata.create_all(conn)
+            conn.execute(AddColumn(self._values, self._values.c.logical_schema, if_missing=True))
             self._ready = True
 
     def _lock_id(self, asset_key: AssetKey | None) -> int:
@@ -239,7 +248,8 @@ class PostgresIOManager:
             "value_type": rows.value_type,
             "columns": list(rows.columns),
             "row_count": len(rows.records),
-            "checksum": hash_rows(rows.columns, rows.records),
+            "logical_schema": rows.schema,
+            "checksum": hash_rows(rows.columns, rows.records, rows.schema),
         }
 
     def _prepare_table(self, conn: Connection, ctx: IOContext, rows: Rows) -> sa.Table:
@@ -279,6 +289,7 @@ class PostgresIOManager:
             "value_type": None,
             "columns": None,
             "row_count": None,
+            "logical_schema": None,
             **entry,
         }
         statement = postgresql.insert(self._values).values(
@@ -321,9 +332,10 @@ class PostgresIOManager:
                 partition_key=ctx.partition_key,
             ) from exc
         records = [dict(zip(columns, row, strict=True)) for row in found]
-        self._verify(ctx, hash_rows(columns, records), entry["checksum"])
+        schema = entry["logical_schema"]
+        self._verify(ctx, hash_rows(columns, records, schema), entry["checksum"])
         try:
-            return build_value(entry["value_type"], columns, records)
+            return build_value(entry["value_type"], columns, records, schema)
         except ImportError as exc:
             raise _error(
                 ctx,

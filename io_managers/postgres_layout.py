@@ -72,6 +72,8 @@ class Rows:
     columns: tuple[str, ...]
     types: tuple[ColumnType | None, ...]
     records: list[dict[str, Any]]
+    schema: dict[str, Any] | None = None
+    """The logical schema that rebuilds a pandas frame exactly (see ``postgres_pandas``)."""
 
 
 def compute_table_name(asset_key: AssetKey) -> str:
@@ -100,6 +102,11 @@ def extract_rows(value: Any) -> Rows | None:
     Column names must be non-empty text of at most 63 UTF-8 bytes without NUL, and not
     ``_partition`` or ``_row``; every column must hold one simple type or JSON-able values.
     """
+    if _FRAME_CLASSES.get(_class_of(value)) == "pandas":
+        from io_managers.postgres_pandas import split_frame  # noqa: PLC0415 (imports pandas)
+
+        parts = split_frame(value)
+        return Rows("pandas", parts.columns, parts.types, parts.records, parts.schema)
     found = _records_of(value)
     if found is None:
         return None
@@ -108,16 +115,19 @@ def extract_rows(value: Any) -> Rows | None:
         return None
     types: list[ColumnType | None] = []
     for column in columns:
-        inferred = _infer_type([record[column] for record in records])
+        inferred = infer_type([record[column] for record in records])
         if inferred == "invalid":
             return None
         types.append(inferred)
     return Rows(value_type, tuple(columns), tuple(types), records)
 
 
-def hash_rows(columns: tuple[str, ...], records: list[dict[str, Any]]) -> str:
-    """The SHA-256 of the rows in canonical JSON: the same rows give the same hash anywhere."""
+def hash_rows(columns: tuple[str, ...], records: list[dict[str, Any]], schema: Any = None) -> str:
+    """The SHA-256 of the rows (and logical schema, if any) in canonical JSON: the same rows
+    give the same hash anywhere."""
     digest = hashlib.sha256(canonical_json(list(columns)))
+    if schema is not None:
+        digest.update(b"\n" + canonical_json(schema))
     for start in range(0, len(records), _HASH_CHUNK):  # one C-level dump per chunk is fast
         chunk = records[start : start + _HASH_CHUNK]
         digest.update(b"\n")
@@ -156,13 +166,20 @@ def canonical_json(value: Any) -> bytes:
 
 
 def build_value(
-    value_type: ValueType, columns: tuple[str, ...], records: list[dict[str, Any]]
+    value_type: ValueType,
+    columns: tuple[str, ...],
+    records: list[dict[str, Any]],
+    schema: dict[str, Any] | None = None,
 ) -> Any:
-    """Rebuild the stored type from loaded records.
+    """Rebuild the stored type from loaded records (a pandas frame from its logical schema).
 
     Raises:
         ImportError: the value was a frame whose library is not installed here.
     """
+    if schema is not None:
+        from io_managers.postgres_pandas import build_frame  # noqa: PLC0415 (imports pandas)
+
+        return build_frame(schema, columns, records)
     if value_type == "records":
         return records
     data = {column: [record[column] for record in records] for column in columns}
@@ -192,6 +209,7 @@ def define_catalog(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         sa.Column("value_type", sa.Text),
         sa.Column("columns", postgresql.JSONB),
         sa.Column("row_count", sa.BigInteger),
+        sa.Column("logical_schema", postgresql.JSONB),
         sa.Column("checksum", sa.Text, nullable=False),
     )
     return tables, values
@@ -202,9 +220,12 @@ class AddColumn(sa.schema.ExecutableDDLElement):
 
     inherit_cache = False
 
-    def __init__(self, table: sa.Table, column: sa.Column[Any]) -> None:
+    def __init__(
+        self, table: sa.Table, column: sa.Column[Any], *, if_missing: bool = False
+    ) -> None:
         self.table = table
         self.column = column
+        self.if_missing = if_missing
 
 
 @compiles(AddColumn)
@@ -213,7 +234,8 @@ def _compile_add_column(element: AddColumn, compiler: Any, **kw: Any) -> str:
     kind = compiler.dialect.type_compiler_instance.process(element.column.type)
     return (
         f"ALTER TABLE {preparer.format_table(element.table)} "
-        f"ADD COLUMN {preparer.format_column(element.column)} {kind}"
+        f"ADD COLUMN {'IF NOT EXISTS ' if element.if_missing else ''}"
+        f"{preparer.format_column(element.column)} {kind}"
     )
 
 
@@ -229,12 +251,7 @@ def _records_of(value: Any) -> tuple[ValueType, list[Any], list[dict[str, Any]]]
 
 def _frame_records(value: Any) -> tuple[ValueType, list[Any], list[dict[str, Any]]] | None:
     """Columns and records of a DataFrame or Table, found by class so nothing is imported."""
-    frame_type = _FRAME_CLASSES.get(
-        (type(value).__module__.partition(".")[0], type(value).__name__)
-    )
-    if frame_type == "pandas":
-        records = value.to_dict(orient="records")
-        return frame_type, list(value.columns), [_plain(record) for record in records]
+    frame_type = _FRAME_CLASSES.get(_class_of(value))
     if frame_type == "polars":
         return frame_type, list(value.columns), value.to_dicts()
     if frame_type == "pyarrow":
@@ -242,12 +259,8 @@ def _frame_records(value: Any) -> tuple[ValueType, list[Any], list[dict[str, Any
     return None
 
 
-def _plain(record: dict[Any, Any]) -> dict[Any, Any]:
-    """Turn numpy scalars from a pandas frame into Python values."""
-    return {
-        key: item.item() if type(item).__module__ == "numpy" and hasattr(item, "item") else item
-        for key, item in record.items()
-    }
+def _class_of(value: Any) -> tuple[str, str]:
+    return type(value).__module__.partition(".")[0], type(value).__name__
 
 
 def _are_valid_columns(columns: list[Any]) -> bool:
@@ -260,7 +273,7 @@ def _are_valid_columns(columns: list[Any]) -> bool:
     )
 
 
-def _infer_type(values: list[Any]) -> ColumnType | Literal["invalid"] | None:
+def infer_type(values: list[Any]) -> ColumnType | Literal["invalid"] | None:
     present = [value for value in values if value is not None]
     if not present:
         return None
