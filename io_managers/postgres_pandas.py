@@ -11,18 +11,18 @@ pandas is imported only when a frame is taken apart or rebuilt.
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
-
-import numpy as np
 
 from io_managers.postgres_layout import ColumnType, infer_type
 
 Encoded: TypeAlias = tuple[ColumnType | None, list[Any], dict[str, Any]]
 """A column's SQL type, its values as Python objects and the spec that rebuilds its dtype."""
 
-_NAT: Final = np.iinfo(np.int64).min
+_NAT: Final = -(2**63)
+"""The int64 tick pandas stores for NaT (numpy's int64 minimum)."""
 _SQL_OF_KIND: Final[dict[str, ColumnType]] = {
     "b": "boolean",
     "i": "bigint",
@@ -155,10 +155,10 @@ def _label(label: Any, where: str) -> list[Any]:
     """A label as JSON with its type, so ``1``, ``1.0``, ``True`` and ``"1"`` stay apart."""
     if label is None:
         return ["none"]
-    if isinstance(label, np.generic):
+    if isinstance(label, _numpy().generic):
         label = label.item()
     for tag, kind in (("bool", bool), ("int", int), ("float", float), ("str", str)):
-        if isinstance(label, kind) and not (kind is float and np.isnan(label)):
+        if isinstance(label, kind) and not (isinstance(label, float) and math.isnan(label)):
             return [tag, label]
     if isinstance(label, tuple):
         return ["tuple", [_label(part, where) for part in label]]
@@ -259,7 +259,7 @@ def _missing_marker(value: Any) -> str | None:
         return "na"
     if value is pd.NaT:
         return "nat"
-    if isinstance(value, float) and np.isnan(value):
+    if isinstance(value, float) and math.isnan(value):
         return "nan"
     return None
 
@@ -289,6 +289,7 @@ def _decode(pd: Any, spec: dict[str, Any], values: list[Any]) -> Any:
     if kind in _DECODERS:
         return _DECODERS[kind](pd, spec, values)
     dtype = pd.api.types.pandas_dtype(spec["dtype"])
+    np = _numpy()
     if kind == "timedelta":
         ticks = np.array([_NAT if tick is None else tick for tick in values], dtype="int64")
         return pd.Series(ticks.view(dtype))
@@ -311,12 +312,12 @@ def _decode_category(pd: Any, spec: dict[str, Any], values: list[Any]) -> Any:
 
 
 def _decode_string(pd: Any, spec: dict[str, Any], values: list[Any]) -> Any:
-    na = np.nan if spec["na"] == "nan" else pd.NA
+    na = math.nan if spec["na"] == "nan" else pd.NA
     return pd.Series(values, dtype=pd.StringDtype(spec["storage"], na_value=na))
 
 
 def _decode_objects(pd: Any, spec: dict[str, Any], values: list[Any]) -> Any:
-    markers = {"na": pd.NA, "nat": pd.NaT, "nan": np.nan}
+    markers = {"na": pd.NA, "nat": pd.NaT, "nan": math.nan}
     for marker, positions in spec["missing"].items():
         for position in positions:
             values[position] = markers[marker]
@@ -328,3 +329,8 @@ _DECODERS: Final[dict[str, Callable[[Any, dict[str, Any], list[Any]], Any]]] = {
     "string": _decode_string,
     "object": _decode_objects,
 }
+
+
+def _numpy() -> Any:
+    """numpy, imported only on the pandas paths (pandas implies it): the manager needs it not."""
+    return importlib.import_module("numpy")
