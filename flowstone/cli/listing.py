@@ -11,6 +11,7 @@ from rich.table import Table
 from flowstone.cli.loading import load_definitions
 from flowstone.cli.options import definitions_options, json_option
 from flowstone.cli.output import stdout_console
+from flowstone.definitions import Dependency
 from flowstone.execution.api import build_graph, resolve_settings
 
 
@@ -18,7 +19,8 @@ from flowstone.execution.api import build_graph, resolve_settings
 @definitions_options
 @json_option
 def list_assets(module: str | None, file: Path | None, as_json: bool) -> None:
-    """List every asset with its group, upstream assets, I/O manager and definition site."""
+    """List every asset with its group, upstream assets (those from deps= marked), I/O manager
+    and definition site."""
     settings = resolve_settings()
     graph = build_graph(load_definitions(module, file, settings))
     rows = []
@@ -28,7 +30,8 @@ def list_assets(module: str | None, file: Path | None, as_json: bool) -> None:
             {
                 "asset": str(key),
                 "group": definition.group,
-                "depends_on": [str(d.asset_key) for d in definition.dependencies],
+                "depends_on": [str(d.asset_key) for d in definition.dependencies if d.loads],
+                "deps": [str(d.asset_key) for d in definition.dependencies if not d.loads],
                 "partitioned": definition.partitions is not None,
                 "io_manager": definition.io_manager
                 if isinstance(definition.io_manager, str)
@@ -44,12 +47,17 @@ def list_assets(module: str | None, file: Path | None, as_json: bool) -> None:
     for column in ("asset", "group", "depends_on", "io_manager", "source"):
         table.add_column(column, no_wrap=column != "depends_on", overflow="fold")
     for row in rows:
-        depends = ", ".join(row["depends_on"])  # type: ignore[arg-type]
         table.add_row(
             str(row["asset"]),
             str(row["group"]),
-            depends,
+            _upstream_cell(graph.get(str(row["asset"])).dependencies),
             str(row["io_manager"]),
             str(row["source"]),
         )
     stdout_console().print(table)
+
+
+def _upstream_cell(dependencies: tuple[Dependency, ...]) -> str:
+    """Upstream assets, loaded ones first; those from ``deps=`` (never loaded) are marked."""
+    loaded = [str(d.asset_key) for d in dependencies if d.loads]
+    return ", ".join([*loaded, *(f"{d.asset_key} (deps)" for d in dependencies if not d.loads)])

@@ -1,7 +1,8 @@
 """``@asset`` and the frozen ``AssetDef`` it registers.
 
-The decorator validates the signature against ``depends_on`` and registers a definition in the
-active registry. It never calls the function, opens files or connects to anything.
+The decorator validates the signature against ``depends_on`` (and ``deps``, dependencies bound to
+no parameter) and registers a definition in the active registry. It never calls the function,
+opens files or connects to anything.
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ import inspect
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Generic, ParamSpec, TypeAlias, TypeVar, overload
 
 from pydantic import BaseModel
 
 from flowstone.definitions.config_parameter import CONFIG_PARAMETER, find_config_model
-from flowstone.definitions.context import AssetContext
+from flowstone.definitions.dependency import Dependency, bind_parameters, names_bound
 from flowstone.definitions.retry import RetryPolicy
 from flowstone.errors import DefinitionError
 from flowstone.io import IOManager
@@ -28,11 +29,11 @@ from flowstone.partitions.mapping import PartitionMapping
 P = ParamSpec("P")
 R = TypeVar("R")
 
-CONTEXT_PARAMETER = "context"
 DEFAULT_IO_MANAGER = "fs"
 
 DependencyTarget: TypeAlias = "AssetDef[Any, Any] | AssetKey | str | PartitionMapping"
 DependsOn: TypeAlias = "Sequence[DependencyTarget] | Mapping[str, DependencyTarget] | None"
+Deps: TypeAlias = "Sequence[DependencyTarget] | None"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,24 +45,6 @@ class SourceLocation:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"
-
-
-@dataclass(frozen=True, slots=True)
-class Dependency:
-    """One upstream asset, bound to the function parameter ``parameter``.
-
-    ``mapping`` says which upstream partitions each partition reads; ``None`` means the default
-    for the two partitions definitions (identity, grain change, or all partitions for fan-in).
-    """
-
-    parameter: str
-    asset_key: AssetKey
-    mapping: PartitionMapping | None = None
-
-    @property
-    def allow_missing(self) -> bool:
-        """Whether the asset runs with the upstream partitions that exist instead of blocking."""
-        return self.mapping is not None and self.mapping.allow_missing
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -107,6 +90,7 @@ def asset(fn: Callable[P, R], /) -> AssetDef[P, R]: ...
 def asset(
     *,
     depends_on: DependsOn = None,
+    deps: Deps = None,
     key: str | AssetKey | None = None,
     io_manager: str | IOManager = DEFAULT_IO_MANAGER,
     io_manager_options: Mapping[str, Any] | None = None,
@@ -127,6 +111,8 @@ def asset(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
     Args:
         depends_on: upstream assets (functions or keys such as ``"raw/orders"``), bound to the
             parameter named like each key's last segment, or a dict of parameter name to upstream.
+        deps: upstream assets (or keys, or partition mappings) that order and version this asset
+            like ``depends_on`` but are never loaded and bind to no parameter.
         key: the asset key; the function's name by default.
         io_manager: a registered I/O manager name (``"fs"``, ``"memory"``, ...) or an instance.
         partitioned_by: the asset's partitions; unpartitioned assets have exactly one.
@@ -162,6 +148,7 @@ def build_asset_def(
     fn: Callable[P, R],
     *,
     depends_on: DependsOn = None,
+    deps: Deps = None,
     key: str | AssetKey | None = None,
     partitioned_by: PartitionsDefinition | None = None,
     retries: int | RetryPolicy = 0,
@@ -185,14 +172,15 @@ def build_asset_def(
     _check_plain_options(where, plain)
     _check_selectable_names(where, asset_key, plain.get("group", "default"), tags or {})
     dependencies = _parse_dependencies(where, depends_on)
-    context_parameter = _bind_parameters(where, fn, dependencies)
+    unloaded = _parse_deps(where, deps, dependencies)
+    context_parameter = bind_parameters(where, fn, dependencies, unloaded)
     config_model = (
-        None if CONFIG_PARAMETER in _names(dependencies) else find_config_model(where, fn)
+        None if CONFIG_PARAMETER in names_bound(dependencies) else find_config_model(where, fn)
     )
     return AssetDef(
         key=asset_key,
         fn=fn,
-        dependencies=dependencies,
+        dependencies=dependencies + unloaded,
         source=source,
         context_parameter=context_parameter,
         config_model=config_model,
@@ -264,20 +252,22 @@ def _parse_dependencies(where: str, depends_on: DependsOn) -> tuple[Dependency, 
     return dependencies
 
 
-def _dependency_of(where: str, parameter: str, target: object) -> Dependency:
+def _dependency_of(
+    where: str, parameter: str, target: object, option: str = "depends_on"
+) -> Dependency:
     if isinstance(target, PartitionMapping):
         if target.target is None:
             raise DefinitionError(
                 f"{where}: the partition mapping {target!r} names no upstream asset. Pass the "
                 f"asset first, e.g. TimeWindowMapping(clean_orders, start_offset=-6)."
             )
-        return Dependency(parameter, _key_of(where, target.target), target)
-    return Dependency(parameter, _key_of(where, target))
+        return Dependency(parameter, _key_of(where, target.target, option), target)
+    return Dependency(parameter, _key_of(where, target, option))
 
 
-def _key_of(where: str, target: object) -> AssetKey:
+def _key_of(where: str, target: object, option: str = "depends_on") -> AssetKey:
     if isinstance(target, PartitionMapping):
-        return _dependency_of(where, "", target).asset_key
+        return _dependency_of(where, "", target, option).asset_key
     if isinstance(target, AssetDef):
         return target.key
     if isinstance(target, (str, AssetKey)):
@@ -285,53 +275,37 @@ def _key_of(where: str, target: object) -> AssetKey:
             return AssetKey.parse(target)
         except ValueError as exc:
             raise DefinitionError(f"{where}: {exc}") from exc
+    hint = " (a function not decorated with @asset)" if callable(target) else ""
     raise DefinitionError(
-        f"{where}: depends_on= entries are assets or asset keys; got {target!r}. "
-        f"Pass the decorated function or its key as a string."
+        f"{where}: {option}= entries are assets or asset keys; got {target!r}{hint} of type "
+        f"{type(target).__name__}. Pass the decorated function or its key as a string."
     )
 
 
-def _names(dependencies: tuple[Dependency, ...]) -> set[str]:
-    return {dependency.parameter for dependency in dependencies}
-
-
-def _bind_parameters(
-    where: str, fn: Callable[..., Any], dependencies: tuple[Dependency, ...]
-) -> str | None:
-    """Check every dependency has a parameter and every required parameter is bound."""
-    parameters = inspect.signature(fn).parameters
-    accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-    bound = {dependency.parameter for dependency in dependencies}
-    for dependency in dependencies:
-        if dependency.parameter not in parameters and not accepts_any:
+def _parse_deps(where: str, deps: Deps, loaded: tuple[Dependency, ...]) -> tuple[Dependency, ...]:
+    """The ``deps=`` entries as dependencies that load nothing, each upstream once."""
+    if deps is None:
+        return ()
+    if isinstance(deps, (str, AssetKey, AssetDef, PartitionMapping, Mapping)):
+        raise DefinitionError(
+            f"{where}: deps= takes a list of assets or asset keys; got {deps!r}. Wrap one in a "
+            f"list, deps=[...]; to bind upstream values to parameters use depends_on= instead."
+        )
+    loaded_keys = {dependency.asset_key for dependency in loaded}
+    unloaded: dict[AssetKey, Dependency] = {}
+    for target in deps:
+        dependency = _dependency_of(where, "", target, "deps")
+        key = dependency.asset_key
+        if key in loaded_keys:
             raise DefinitionError(
-                f"{where}: dependency {str(dependency.asset_key)!r} matches no parameter "
-                f"(expected one named {dependency.parameter!r}). Add the parameter, or map it "
-                f"with depends_on={{'parameter_name': ...}}."
+                f"{where}: {str(key)!r} is both in depends_on= and in deps=. Keep it in "
+                f"depends_on= to receive its value, or only in deps= to run after it without "
+                f"loading it."
             )
-    context_parameter = None
-    for name, parameter in parameters.items():
-        if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
-            continue
-        if name == CONTEXT_PARAMETER or parameter.annotation in (AssetContext, "AssetContext"):
-            if name in bound:
-                raise DefinitionError(
-                    f"{where}: parameter {name!r} receives the AssetContext, so no dependency "
-                    f"can bind to it. Map the dependency to another name with depends_on={{...}}."
-                )
-            context_parameter = name
-        elif (
-            name not in bound
-            and name != CONFIG_PARAMETER
-            and parameter.default is inspect.Parameter.empty
-        ):
-            raise DefinitionError(
-                f"{where}: parameter {name!r} matches no dependency. Add the asset it reads to "
-                f"depends_on=, give it a default, or name it 'context' to receive the context."
-            )
-        if parameter.kind is inspect.Parameter.POSITIONAL_ONLY and name in bound:
-            raise DefinitionError(f"{where}: parameter {name!r} must not be positional-only.")
-    return context_parameter
+        if key in unloaded:
+            raise DefinitionError(f"{where}: {str(key)!r} is listed twice in deps=. Remove one.")
+        unloaded[key] = replace(dependency, parameter=f"deps[{key}]", loads=False)
+    return tuple(unloaded.values())
 
 
 def _source_of(fn: Callable[..., Any]) -> SourceLocation:

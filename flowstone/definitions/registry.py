@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from flowstone.definitions.asset import AssetDef
+from flowstone.definitions.dependency import find_edge_dependencies, name_options
 from flowstone.errors import CycleError
 from flowstone.keys import AssetKey
 
@@ -53,9 +54,13 @@ class Registry:
         labels = [
             self._assets[key].label if key in self._assets else definition.label for key in path
         ]
+        edges = find_edge_dependencies(
+            lambda key: (definition if key == definition.key else self._assets[key]).dependencies,
+            [*path, definition.key],
+        )
         raise CycleError(
             f"Dependency cycle: {' -> '.join([*labels, str(definition.key)])}. "
-            f"Remove one depends_on= edge to break it.",
+            f"Remove one {name_options(edges)} edge to break it.",
             cycle,
         )
 

@@ -131,7 +131,7 @@ async def materialize_async(
             )
         )
         managers = IOManagerSet(settings, io_managers)
-        managers.prepare(plan.asset(key) for key in plan.assets_read_or_written)
+        managers.prepare(plan.asset(key) for key in plan.assets_loaded_or_written)
         runner = Runner(
             plan, opened, managers, concurrency=settings.concurrency, on_event=on_event,
             lease_seconds=settings.lease_seconds,

@@ -289,7 +289,7 @@ async def _prepare(
         )
     )  # fmt: skip
     managers = IOManagerSet(settings, options.io_managers)
-    managers.prepare(plan.asset(key) for key in plan.assets_read_or_written)
+    managers.prepare(plan.asset(key) for key in plan.assets_loaded_or_written)
     return _Prepared(plan, managers, settings.concurrency, settings.lease_seconds)
 
 

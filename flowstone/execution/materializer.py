@@ -100,7 +100,7 @@ class Materializer:
         return self.save(attempt, value)
 
     def load_inputs(self, attempt: Attempt) -> dict[str, Any]:
-        """The function's keyword arguments: the context and every input's stored value.
+        """The function's keyword arguments: the context and every loaded input's stored value.
 
         Raises:
             LostInputError: some inputs' values are missing (once one is, the others are only
@@ -114,6 +114,8 @@ class Materializer:
             kwargs[CONFIG_PARAMETER] = config
         lost: dict[ItemKey, str] = {}
         for spec in attempt.item.inputs:
+            if not spec.loads:  # deps=: ordered and recorded in lineage, never loaded
+                continue
             values = self._load_input(spec, lost)
             kwargs[spec.parameter] = values if spec.many else next(iter(values.values()), None)
         if lost:

@@ -36,12 +36,15 @@ class InputSpec:
     """One parameter of an asset function and the upstream items it receives.
 
     ``many`` inputs receive ``dict[partition_key, value]`` in partition order; the others
-    receive the value (``None`` when an optional input does not exist).
+    receive the value (``None`` when an optional input does not exist). An input that does not
+    ``load`` (from ``deps=``) orders the item and is recorded in its lineage, but nothing is
+    loaded and no parameter receives it.
     """
 
     parameter: str
     upstream: tuple[ItemKey, ...]
     many: bool = False
+    loads: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +92,21 @@ class Plan:
 
     @property
     def assets_read_or_written(self) -> set[AssetKey]:
-        """Every asset the run stores or loads: the selection and its direct inputs."""
+        """Every asset the run stores or reads the records of: the selection and its direct
+        inputs (those from ``deps=`` too)."""
+        return self._with_inputs(loaded_only=False)
+
+    @property
+    def assets_loaded_or_written(self) -> set[AssetKey]:
+        """Every asset whose I/O manager the run uses: the selection and the inputs it loads."""
+        return self._with_inputs(loaded_only=True)
+
+    def _with_inputs(self, *, loaded_only: bool) -> set[AssetKey]:
         direct = {
             dependency.asset_key
             for key in self.selection
             for dependency in self.graph.get(key).dependencies
+            if dependency.loads or not loaded_only
         }
         return direct | set(self.selection)
 
@@ -273,15 +286,16 @@ def plan_asset_items(
         missing: list[str] = []
         for index, (dependency, mapping, upstream) in enumerate(resolved):
             if same[index]:
-                inputs.append(
-                    InputSpec(dependency.parameter, ((upstream.key, partition_key),), False)
-                )
+                only = ((upstream.key, partition_key),)
+                inputs.append(InputSpec(dependency.parameter, only, False, dependency.loads))
                 continue
             found = mapping.upstream_keys(
                 definition.partitions, partition_key, upstream.partitions, state
             )
             upstream_items = tuple((upstream.key, key) for key in found.keys)
-            inputs.append(InputSpec(dependency.parameter, upstream_items, many[index]))
+            inputs.append(
+                InputSpec(dependency.parameter, upstream_items, many[index], dependency.loads)
+            )
             if found.missing and not mapping.allow_missing:
                 missing.append(_cannot_exist(upstream, found.missing))
         blocked = "; ".join(missing) or None
@@ -309,7 +323,7 @@ def mark_blocked(
             continue
         if not graph.mapping(item.asset_key, dependencies[spec.parameter]).allow_missing:
             absent.extend(up for up in spec.upstream if up not in present)
-        inputs.append(InputSpec(spec.parameter, present, spec.many))
+        inputs.append(replace(spec, upstream=present))
     if not absent:
         return replace(item, inputs=tuple(inputs))
     count, them = (f"{len(absent)} inputs", "them") if len(absent) > 1 else ("input", "it")

@@ -15,6 +15,7 @@ from typing import Any, TypeAlias
 import networkx as nx
 
 from flowstone.definitions import AssetDef, Dependency, Registry
+from flowstone.definitions.dependency import find_edge_dependencies, name_options
 from flowstone.errors import CycleError, DefinitionError, SelectionError
 from flowstone.graph.mappings import resolve_mappings
 from flowstone.keys import AssetKey
@@ -368,8 +369,8 @@ def _raise_if_unknown_dependencies(definitions: Mapping[AssetKey, AssetDef[Any, 
             missing = str(dependency.asset_key)
             lines.append(
                 f"Asset {str(key)!r} ({definition.source}) depends on unknown asset {missing!r}."
-                f"{did_you_mean(missing, known)} Fix depends_on= or define an asset named "
-                f"{missing!r}."
+                f"{did_you_mean(missing, known)} Fix {name_options([dependency])} or define an "
+                f"asset named {missing!r}."
             )
     if lines:
         raise DefinitionError("\n".join(lines))
@@ -387,4 +388,7 @@ def _sort_or_raise_cycle(
     first = cycle.index(min(cycle, key=str))
     cycle = cycle[first:] + cycle[:first]
     path = " -> ".join([*(definitions[key].label for key in cycle), str(cycle[0])])
-    raise CycleError(f"Dependency cycle: {path}. Remove one depends_on= edge to break it.", cycle)
+    edges = find_edge_dependencies(lambda key: definitions[key].dependencies, [*cycle, cycle[0]])
+    raise CycleError(
+        f"Dependency cycle: {path}. Remove one {name_options(edges)} edge to break it.", cycle
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeAlias
 
-from flowstone.definitions import AssetDef
+from flowstone.definitions import AssetDef, Dependency
 from flowstone.errors import DefinitionError, PartitionError
 from flowstone.keys import AssetKey
 from flowstone.partitions import PartitionsDefinition
@@ -36,16 +36,26 @@ def resolve_mappings(
                 definition.partitions, upstream.partitions
             )
             if mapping is None:
-                raise DefinitionError(
-                    f"Asset {definition.label} is partitioned differently from its upstream "
-                    f"{upstream.label} ({_describe(definition.partitions)} vs "
-                    f"{_describe(upstream.partitions)}), and no mapping between them is implied. "
-                    f"Give one in depends_on, e.g. {{{dependency.parameter!r}: "
-                    f"AllPartitions({upstream.name})}} or StaticMapping(...)."
-                )
+                raise _no_mapping_error(definition, upstream, dependency)
             _check(definition, upstream, mapping)
             mappings[key, dependency.parameter] = mapping
     return mappings
+
+
+def _no_mapping_error(
+    definition: AssetDef[Any, Any], upstream: AssetDef[Any, Any], dependency: Dependency
+) -> DefinitionError:
+    example = f"AllPartitions({upstream.name})"
+    if dependency.loads:
+        where = f"depends_on, e.g. {{{dependency.parameter!r}: {example}}}"
+    else:
+        where = f"deps, e.g. deps=[{example}]"
+    return DefinitionError(
+        f"Asset {definition.label} is partitioned differently from its upstream "
+        f"{upstream.label} ({_describe(definition.partitions)} vs "
+        f"{_describe(upstream.partitions)}), and no mapping between them is implied. "
+        f"Give one in {where} or StaticMapping(...)."
+    )
 
 
 def _check(
