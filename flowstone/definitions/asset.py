@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Generic, ParamSpec, TypeAlias, TypeVar, overload
@@ -286,7 +286,8 @@ def _parse_deps(where: str, deps: Deps, loaded: tuple[Dependency, ...]) -> tuple
     """The ``deps=`` entries as dependencies that load nothing, each upstream once."""
     if deps is None:
         return ()
-    if isinstance(deps, (str, AssetKey, AssetDef, PartitionMapping, Mapping)):
+    single = isinstance(deps, (str, AssetKey, AssetDef, PartitionMapping, Mapping))
+    if single or not isinstance(deps, Iterable):
         raise DefinitionError(
             f"{where}: deps= takes a list of assets or asset keys; got {deps!r}. Wrap one in a "
             f"list, deps=[...]; to bind upstream values to parameters use depends_on= instead."
