@@ -171,7 +171,8 @@ class AssetGraph:
         return found if found is not None else self._definitions[self._resolve(key)]
 
     def dependencies(self, key: KeyLike) -> tuple[Dependency, ...]:
-        """The dependencies of ``key`` as declared, one per bound parameter.
+        """The dependencies of ``key`` as declared: one per bound parameter, then those from
+        ``deps=`` (``loads`` false).
 
         Example:
             >>> [d.parameter for d in graph.dependencies("clean_orders")]

@@ -15,6 +15,7 @@ from flowstone import (
     StaticPartitions,
     asset,
 )
+from flowstone.definitions.asset import build_asset_def
 from flowstone.graph import AssetGraph, select
 
 
@@ -145,6 +146,24 @@ def test_a_self_dependency_in_deps_is_a_cycle(registry: Registry) -> None:
         @asset(deps=["loop"])
         def loop() -> int:
             return 1
+
+
+def test_a_cycle_through_deps_among_plain_definitions_fails_at_graph_build() -> None:
+    def first() -> int:
+        return 1
+
+    def second(first: int) -> int:
+        return first
+
+    first_def = build_asset_def(first, deps=["second"])
+    second_def = build_asset_def(second, depends_on=["first"])
+    with pytest.raises(CycleError) as raised:
+        AssetGraph.from_definitions([second_def, first_def])
+    assert raised.value.cycle == [AssetKey(("first",)), AssetKey(("second",))]
+    assert str(raised.value) == (
+        f"Dependency cycle: first ({first_def.source}) -> second ({second_def.source}) -> first. "
+        f"Remove one depends_on= or deps= edge to break it."
+    )
 
 
 def test_an_unknown_deps_key_fails_at_graph_build_with_a_hint(registry: Registry) -> None:

@@ -80,6 +80,19 @@ def test_a_deps_upstream_runs_first_and_is_never_loaded(run: Run) -> None:
     assert "stamp must not be loaded" in (reader_item.error or "")
 
 
+def test_an_async_asset_with_deps_loads_nothing_either(run: Run) -> None:
+    @asset(io_manager=UnloadableIOManager())
+    def stamp() -> str:
+        return "2024-01-01"
+
+    @asset(deps=[stamp])
+    async def audit() -> int:
+        return 1
+
+    result = run(io_managers={"fs": InMemoryIOManager()})
+    assert _statuses(result) == {"stamp": OK, "audit": OK}
+
+
 def test_only_depends_on_inputs_are_loaded(run: Run) -> None:
     counting = CountingIOManager()
 
