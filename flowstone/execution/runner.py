@@ -103,6 +103,8 @@ class Runner:
         self._to_claim: deque[ItemKey] = deque()
         """Ready items to claim before they run (or are judged), in the order they got ready."""
         self._claiming = False
+        self._claim_lock = anyio.Lock()
+        """One claim call at a time: the ready batch and the retry of held items share state."""
         self._parked: set[ItemKey] = set()
         """Ready items that another run is computing: they wait for its claim to end."""
         self._unclaimed: list[ItemKey] = []
@@ -256,8 +258,9 @@ class Runner:
     async def _claim(self, items: list[PlanItem]) -> None:
         """Claim ``items``; wait (in the background) for those another run holds."""
         planned, local = self._planned_states(), set(self._items)
-        moved = await anyio.to_thread.run_sync(self._claims.claim, items, planned, local)
-        self._take_over(moved)
+        async with self._claim_lock:
+            moved = await anyio.to_thread.run_sync(self._claims.claim, items, planned, local)
+            self._take_over(moved)
         if self._claims.held and not self._waiting_for_others and self._workers is not None:
             self._waiting_for_others = True
             self._workers.start_soon(self._wait_for_others)
@@ -288,8 +291,10 @@ class Runner:
             while self._claims.held:
                 await anyio.sleep(POLL_SECONDS)
                 planned, local = self._planned_states(), set(self._items)
-                moved = await anyio.to_thread.run_sync(self._claims.claim_held, planned, local)
-                self._take_over(moved)
+                async with self._claim_lock:
+                    claim = self._claims.claim_held
+                    moved = await anyio.to_thread.run_sync(claim, planned, local)
+                    self._take_over(moved)
                 ready = [key for key in self._parked if key not in self._claims.held]
                 self._parked.difference_update(ready)
                 self._queue(ready)
