@@ -118,6 +118,14 @@ class ItemClaims:
         """Items this run has claimed and not finished: it may compute them."""
         return self._mine
 
+    def read_baselines(self, keys: Sequence[ItemKey]) -> None:
+        """Take each item's newest attempt now as what later moves are judged against: for a
+        run that planned without reading states (forced), before any of its items is claimed."""
+        assets = sorted({key[0] for key in keys})
+        states = self._store.get_version_states(assets, sorted({key[1] for key in keys}))
+        for key in keys:
+            self._baseline.setdefault(key, _sequence(states.get(key)))
+
     def take_baseline_from_store(self, keys: Iterable[ItemKey]) -> None:
         """Judge later moves of ``keys`` against the store at their first claim, not the plan."""
         self._from_store.update(keys)

@@ -178,6 +178,8 @@ class Runner:
             background.start_soon(self._keep_claims)
             async with anyio.create_task_group() as workers:
                 self._workers = workers
+                if self._plan.force:  # it read no states: what moves from now on is reused
+                    await anyio.to_thread.run_sync(self._claims.read_baselines, list(self._items))
                 self._queue([key for key, count in self._waiting.items() if count == 0])
                 await self._expand_deferred()
                 self._start_workers(workers)

@@ -8,6 +8,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from flowstone import (
     AssetContext,
     AssetKey,
@@ -56,7 +58,10 @@ def test_the_first_item_runs_with_only_itself_claimed(registry: Registry, tmp_pa
     assert _claim_count(database) == 0
 
 
-def test_two_runs_over_one_range_share_its_items(registry: Registry, tmp_path: Path) -> None:
+@pytest.mark.parametrize("force", [False, True])
+def test_two_runs_over_one_range_share_its_items(
+    registry: Registry, tmp_path: Path, force: bool
+) -> None:
     url = f"sqlite:///{tmp_path / 'meta.db'}"
     computed_by: list[tuple[str, str]] = []
     both_computing = threading.Event()
@@ -73,7 +78,7 @@ def test_two_runs_over_one_range_share_its_items(registry: Registry, tmp_path: P
         return 1
 
     results: list[RunResult] = []
-    options = _options(registry, url, tmp_path)
+    options = {**_options(registry, url, tmp_path), "force": force}
     threads = [
         threading.Thread(target=lambda: results.append(materialize(**options))) for _ in "ab"
     ]
@@ -122,3 +127,28 @@ def test_the_pace_claims_one_per_worker_at_first_and_never_past_what_is_in_hand(
         pace.finished()
     assert pace.batch_size(in_hand=0) > 4
     assert AHEAD_SECONDS > 0
+
+
+def test_a_forced_run_reuses_what_another_run_stores_before_it_gets_there(
+    registry: Registry, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'meta.db'}"
+    calls: list[tuple[str, str]] = []
+
+    @asset(partitioned_by=StaticPartitions(KEYS[:3]), code_version="1")
+    def forced(context: AssetContext) -> int:
+        calls.append((context.partition_key, context.run_id))
+        if len(calls) == 1:  # the forced run's first item: another run stores a later one now
+            later = next(key for key in KEYS[:3] if key != context.partition_key)
+            other = materialize(
+                definitions=registry, store=url, project_dir=tmp_path, partitions=[later]
+            )
+            assert other.success
+        return 1
+
+    result = materialize(**{**_options(registry, url, tmp_path), "force": True})
+    assert result.success
+    # Forced, it planned every item without reading what was stored; yet the item the other
+    # run stored after it started is reused, not computed a second time.
+    assert Counter(key for key, _ in calls) == Counter(KEYS[:3])
+    assert len(result.fresh) == 1 and len(result.items) == 2
