@@ -106,7 +106,8 @@ class ItemClaims:
         self._mine: set[ItemKey] = set()
         self._from_store: set[ItemKey] = set()
         self._baseline: dict[ItemKey, int | None] = {}
-        """Each unclaimed item's newest attempt when the run planned it (or first asked)."""
+        """Each unclaimed item's newest attempt when the run planned it (a forced run: when it
+        started; a recovered item: when first asked)."""
 
     @property
     def held(self) -> Mapping[ItemKey, Claim]:
