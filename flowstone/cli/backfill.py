@@ -42,6 +42,7 @@ from flowstone.execution import (
 from flowstone.execution import backfill as start_backfill
 from flowstone.execution.api import open_store, resolve_settings
 from flowstone.execution.backfill import load_backfill, new_backfill_id
+from flowstone.execution.backfill_targets import find_reused
 from flowstone.keys import AssetKey, PartitionKey
 from flowstone.storage import BackfillRecord, MaterializationStatus, MetadataStore
 
@@ -200,10 +201,12 @@ def show(*, backfill_id: str, store_url: str | None, as_json: bool) -> None:
         record = load_backfill(store, backfill_id)
         items = store.get_backfill_items(backfill_id)
         outcomes = store.get_backfill_outcomes(backfill_id)
+        reused = find_reused(store, record, items, outcomes)
+        outcomes = {key: status for key, status in outcomes.items() if key not in reused}
         problems = _load_problems(store, record, items, outcomes)
-    counts = count_states(items, outcomes)
+    counts = count_states(items, outcomes, reused)
     resume = resume_command(backfill_id, module=None, file=None, store_url=store_url)
-    report_backfill(record, counts, problems, resume=resume, as_json=as_json)
+    report_backfill(record, counts, problems, resume=resume, as_json=as_json, reused=reused)
 
 
 def _load_problems(

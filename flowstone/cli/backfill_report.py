@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shlex
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,12 +25,18 @@ from flowstone.execution import BackfillResult
 from flowstone.keys import AssetKey, PartitionKey
 from flowstone.storage import BackfillRecord, MaterializationStatus, mask_url
 
+ItemKey = tuple[AssetKey, PartitionKey]
+
 PROBLEMS_SHOWN = 20
 """Failed or blocked items listed in text output; the rest are counted."""
 PROBLEM_STATUSES = (MaterializationStatus.FAILED, MaterializationStatus.BLOCKED)
 """The outcomes listed item by item; skipped and cancelled items follow from them or Ctrl-C."""
 PENDING = "pending"
 """The state of a backfill item that none of its runs has reached yet."""
+REUSED = "reused"
+"""The state of a backfill item another run stored while the backfill went on: it is done."""
+REUSING_RUNS_SHOWN = 3
+"""Runs named in the summary's line of reused items; the rest are counted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +102,7 @@ def report_result(result: BackfillResult, *, resume: str, as_json: bool) -> None
             "succeeded": result.succeeded,
             "failed": result.failed,
             "remaining": result.remaining,
+            "reused": reused_as_dicts(result.reused),
             "run": None if result.run is None else run_as_dict(result.run),
         }
         click.echo(json.dumps(payload, indent=2))
@@ -111,6 +118,8 @@ def report_result(result: BackfillResult, *, resume: str, as_json: bool) -> None
     else:
         counts = Counter(item.status for item in result.run.items)
         console.print(f"run {result.run.run_id}: {_describe_counts(counts)}")
+        if result.reused:
+            console.print(describe_reused(result.reused), highlight=False)
         problems = [
             Problem(item.asset_key, item.partition_key, item.status, item.error)
             for item in result.run.items
@@ -121,6 +130,25 @@ def report_result(result: BackfillResult, *, resume: str, as_json: bool) -> None
         console.print(f"To resume: {escape(resume)}", highlight=False, soft_wrap=True)
 
 
+def describe_reused(reused: Mapping[ItemKey, str]) -> str:
+    """One line: how many items were reused from which runs (short ids), most first."""
+    by_run = Counter(reused.values()).most_common()
+    shown = [f"{count} reused from run {run_id[:8]}…" for run_id, count in by_run]
+    if len(shown) > REUSING_RUNS_SHOWN:
+        rest = sum(count for _, count in by_run[REUSING_RUNS_SHOWN:])
+        others = len(by_run) - REUSING_RUNS_SHOWN
+        shown[REUSING_RUNS_SHOWN:] = [f"{rest} from {others} other runs"]
+    return ", ".join(shown)
+
+
+def reused_as_dicts(reused: Mapping[ItemKey, str]) -> list[dict[str, str]]:
+    """Reused items with the full id of the run that stored each, as JSON-ready data."""
+    return [
+        {"asset": str(asset_key), "partition": partition_key, "run_id": run_id}
+        for (asset_key, partition_key), run_id in reused.items()
+    ]
+
+
 def report_backfill(
     record: BackfillRecord,
     counts: Mapping[str, int],
@@ -128,20 +156,26 @@ def report_backfill(
     *,
     resume: str,
     as_json: bool,
+    reused: Mapping[ItemKey, str] | None = None,
 ) -> None:
-    """``backfill show``: the request, counts per status, the problems and the runs."""
+    """``backfill show``: the request, counts per state, the problems and the runs; ``reused``
+    items (stored by other runs while it went on) count as done."""
     if as_json:
         payload = {
             "backfill": record.model_dump(mode="json"),
             "counts": dict(counts),
             "problems": [problem.as_dict() for problem in problems],
+            "reused": reused_as_dicts(reused or {}),
         }
         click.echo(json.dumps(payload, indent=2))
         return
     console = stdout_console()
     console.print(_details(record, counts))
+    if reused:
+        console.print(describe_reused(reused), highlight=False)
     _print_problems(console, problems, record.backfill_id)
-    done = sum(counts.get(status.value, 0) for status in MaterializationStatus if status.is_current)
+    done_states = [status.value for status in MaterializationStatus if status.is_current]
+    done = sum(counts.get(state, 0) for state in [*done_states, REUSED])
     if done < record.item_count:
         console.print(f"To resume: {escape(resume)}", highlight=False, soft_wrap=True)
 
@@ -190,12 +224,17 @@ def report_backfills(records: Sequence[BackfillRecord], *, as_json: bool) -> Non
 
 
 def count_states(
-    items: Sequence[tuple[AssetKey, PartitionKey]],
-    outcomes: Mapping[tuple[AssetKey, PartitionKey], MaterializationStatus],
+    items: Sequence[ItemKey],
+    outcomes: Mapping[ItemKey, MaterializationStatus],
+    reused: Collection[ItemKey] = (),
 ) -> dict[str, int]:
-    """How many items are in each state, ``pending`` for those no run has reached."""
-    counted = Counter(outcomes[item].value if item in outcomes else PENDING for item in items)
-    order = [status.value for status in MaterializationStatus] + [PENDING]
+    """How many items are in each state: ``reused`` for those another run stored meanwhile,
+    ``pending`` for the others no run has reached."""
+    counted = Counter(
+        outcomes[item].value if item in outcomes else REUSED if item in reused else PENDING
+        for item in items
+    )
+    order = [status.value for status in MaterializationStatus] + [REUSED, PENDING]
     return {state: counted[state] for state in order if counted[state]}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -47,13 +47,18 @@ DefinitionsLike = Registry | Definitions | Sequence[AssetDef[Any, Any]] | None
 
 @dataclass(frozen=True, slots=True)
 class BackfillResult:
-    """A backfill after one invocation: its record, this invocation's run, and item counts."""
+    """A backfill after one invocation: its record, this invocation's run, and item counts.
+
+    ``reused`` are the items the run found stored and fresh (by another run, often one
+    materializing the same range at the same time), each with the id of the run that stored it.
+    """
 
     backfill: BackfillRecord
     run: RunResult | None
     succeeded: int
     failed: int
     remaining: int
+    reused: Mapping[ItemKey, str] = field(default_factory=dict)
 
     @property
     def backfill_id(self) -> str:
@@ -351,4 +356,19 @@ def _result(store: MetadataStore, backfill_id: str, run: RunResult | None) -> Ba
         succeeded=succeeded,
         failed=failed,
         remaining=record.item_count - succeeded,
+        reused=_stored_by(store, [key for key in reused if not _is_current(outcomes.get(key))]),
     )
+
+
+def _stored_by(store: MetadataStore, keys: list[ItemKey]) -> dict[ItemKey, str]:
+    """The run that stored each reused item's value: that of its newest success."""
+    latest = store.get_latest(keys)
+    return {
+        key: success.run_id
+        for key in keys
+        if key in latest and (success := latest[key].last_success) is not None
+    }
+
+
+def _is_current(status: MaterializationStatus | None) -> bool:
+    return status is not None and status.is_current

@@ -10,7 +10,7 @@ so that they are reported blocked, but they are not targets: no resume could eve
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -136,3 +136,30 @@ def remaining_items(
 
 def _is_done(status: MaterializationStatus | None) -> bool:
     return status is not None and status.is_current
+
+
+def find_reused(
+    store: MetadataStore,
+    record: BackfillRecord,
+    items: Sequence[ItemKey],
+    outcomes: Mapping[ItemKey, MaterializationStatus],
+) -> dict[ItemKey, str]:
+    """The items of backfill ``record`` another run stored while it went on: the run for each.
+
+    An item the backfill has not done is reused when its newest attempt is a success by another
+    run: after the backfill's own attempt at it, or, when it has none, after the backfill was
+    created (a run of the backfill found it stored and fresh, so it is done, not remaining). An
+    older success is not counted: the backfill targeted the item because that one did not do.
+    """
+    own = set(record.run_ids)
+    undone = [key for key in items if not _is_done(outcomes.get(key))]
+    reused: dict[ItemKey, str] = {}
+    for key, state in store.get_latest(undone).items():
+        newest = state.latest
+        if newest.status is not MaterializationStatus.SUCCESS or newest.run_id in own:
+            continue
+        if key in outcomes or (
+            newest.finished_at is not None and newest.finished_at >= record.created_at
+        ):
+            reused[key] = newest.run_id
+    return reused

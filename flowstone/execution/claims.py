@@ -1,8 +1,11 @@
 """A run's claims: the items it may compute, those another process computes now, and what moved.
 
-Before an item runs, its run claims it in the store; an item another live run holds waits until
-that claim ends (the item recorded, or the claim expired because its process died; a dead
-process on this machine is noticed at once) and is then claimed again. A claimed item whose
+Before an item runs, its run claims it in the store: not the whole run up front, but the items
+that are ready, a batch at a time as the workers need them (``ClaimPace``; a chain is claimed
+with its first item), so that processes over one range share its items instead of one holding
+them all. An item another live run holds is parked, the run goes on with other items, and the
+parked one is claimed again once that claim ends (the item recorded, or the claim expired because
+its process died; a dead process on this machine is noticed at once). A claimed item whose
 newest attempt is not the one the run planned with was materialized by another run since: the
 runner judges it again once its inputs are done and reuses that result when it is fresh. Claims
 are renewed while the run lives, and every claim left is released when it ends. The store calls
@@ -15,7 +18,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 
 from flowstone.execution.plan import ItemKey, PlanItem
@@ -24,6 +27,11 @@ from flowstone.versioning.staleness import label
 
 POLL_SECONDS = 0.25
 """How often a run waiting for another one's items asks for them again."""
+AHEAD_SECONDS = POLL_SECONDS
+"""How much work, at the run's own pace, it claims beyond what its workers run now: a process
+waiting for a held item asks again at this interval, so holding more would keep it idle longer."""
+MAX_AHEAD = 2_000
+"""The most items claimed ahead, whatever the pace: a bound on what a crash leaves held."""
 
 _log = logging.getLogger("flowstone.run")
 
@@ -39,6 +47,42 @@ class Moved:
     items: list[ItemKey] = field(default_factory=list)
     states: dict[ItemKey, VersionState] = field(default_factory=dict)
     records: dict[ItemKey, MaterializationRecord] = field(default_factory=dict)
+
+
+class ClaimPace:
+    """How many ready items a run claims at once.
+
+    Enough for its free workers, plus what it gets through in ``AHEAD_SECONDS`` at its pace so
+    far: slow items are claimed about one per worker (other processes get the rest), quick ones
+    in large batches (one store call for hundreds of items). A new batch is claimed once half of
+    the items claimed ahead have started, not after every item.
+
+    Example:
+        >>> pace = ClaimPace(concurrency=4)
+        >>> pace.batch_size(in_hand=0)
+        4
+    """
+
+    def __init__(self, concurrency: int) -> None:
+        self._concurrency = concurrency
+        self._started: float | None = None
+        self._finished = 0
+
+    def finished(self) -> None:
+        """One more item of the run has an outcome."""
+        self._finished += 1
+
+    def batch_size(self, in_hand: int) -> int:
+        """How many items to claim now, with ``in_hand`` claimed items running or queued."""
+        now = time.monotonic()
+        if self._started is None:
+            self._started = now
+        elapsed = now - self._started
+        pace = self._finished / elapsed if elapsed > 0 else 0.0
+        ahead = min(MAX_AHEAD, int(pace * AHEAD_SECONDS))
+        if in_hand > self._concurrency + ahead // 2:
+            return 0
+        return max(0, self._concurrency + ahead - in_hand)
 
 
 class ItemClaims:
@@ -59,13 +103,33 @@ class ItemClaims:
         self._renewed = time.monotonic()
         self._announced: set[str] = set()
         self._claimed_any = False
+        self._mine: set[ItemKey] = set()
+        self._from_store: set[ItemKey] = set()
         self._baseline: dict[ItemKey, int | None] = {}
-        """Each unclaimed item's newest attempt when the run planned it (or first asked)."""
+        """Each unclaimed item's newest attempt when the run planned it (a forced run: when it
+        started; a recovered item: when first asked)."""
 
     @property
     def held(self) -> Mapping[ItemKey, Claim]:
         """Items this run waits for: other live runs hold them."""
         return self._held
+
+    @property
+    def mine(self) -> Set[ItemKey]:
+        """Items this run has claimed and not finished: it may compute them."""
+        return self._mine
+
+    def read_baselines(self, keys: Sequence[ItemKey]) -> None:
+        """Take each item's newest attempt now as what later moves are judged against: for a
+        run that planned without reading states (forced), before any of its items is claimed."""
+        assets = sorted({key[0] for key in keys})
+        states = self._store.get_version_states(assets, sorted({key[1] for key in keys}))
+        for key in keys:
+            self._baseline.setdefault(key, _sequence(states.get(key)))
+
+    def take_baseline_from_store(self, keys: Iterable[ItemKey]) -> None:
+        """Judge later moves of ``keys`` against the store at their first claim, not the plan."""
+        self._from_store.update(keys)
 
     def claim(
         self,
@@ -89,9 +153,10 @@ class ItemClaims:
         self._claimed_any = self._claimed_any or bool(outcome.claimed)
         for key in wanted:
             if key not in self._baseline:
-                state = None if planned is None else planned.get(key)
-                baseline = outcome.sequences.get(key) if planned is None else _sequence(state)
-                self._baseline[key] = baseline
+                if planned is None or key in self._from_store:
+                    self._baseline[key] = outcome.sequences.get(key)
+                else:
+                    self._baseline[key] = _sequence(planned.get(key))
         dead = _dead_runs_here(outcome.held)
         if dead:
             for run_id in dead:  # no need to wait for their claims to expire
@@ -99,6 +164,7 @@ class ItemClaims:
             outcome = self._store.claim_items(
                 self._run_id, self._holder, list(wanted), lease_seconds=self._lease
             )
+        self._mine.update(outcome.claimed)
         for key in outcome.claimed:
             self._held.pop(key, None)
             self._wanted.pop(key, None)
@@ -121,6 +187,7 @@ class ItemClaims:
         """The item ended in this run (run, skipped or blocked): stop waiting for it."""
         self._held.pop(key, None)
         self._wanted.pop(key, None)
+        self._mine.discard(key)
 
     def renew_if_due(self) -> None:
         """Extend this run's claims when a third of the lease has gone by."""

@@ -26,7 +26,7 @@ from anyio.abc import TaskGroup
 from flowstone.definitions import AssetContext
 from flowstone.errors import FlowstoneError
 from flowstone.execution.chain import ChainStep, find_successors
-from flowstone.execution.claims import POLL_SECONDS, ItemClaims, Moved
+from flowstone.execution.claims import POLL_SECONDS, ClaimPace, ItemClaims, Moved
 from flowstone.execution.deferral import DeferredAssets
 from flowstone.execution.failure import describe_error, sole_flowstone_error
 from flowstone.execution.judgement import compute_provenance, is_unchanged
@@ -99,6 +99,12 @@ class Runner:
         self._add_items(plan.items)
         self._successors = find_successors(plan, self._dependents, dict(self._waiting))
         self._claims = ItemClaims(store, self.run_id, lease_seconds=lease_seconds)
+        self._pace = ClaimPace(concurrency)
+        self._to_claim: deque[ItemKey] = deque()
+        """Ready items to claim before they run (or are judged), in the order they got ready."""
+        self._claiming = False
+        self._claim_lock = anyio.Lock()
+        """One claim call at a time: the ready batch and the retry of held items share state."""
         self._parked: set[ItemKey] = set()
         """Ready items that another run is computing: they wait for its claim to end."""
         self._unclaimed: list[ItemKey] = []
@@ -164,9 +170,7 @@ class Runner:
             self._materializer.add_external(self._deferred.external)
             self._records.update(self._deferred.external)
             self._states.update(self._deferred.states)
-            ready = self._add_items(new)
-            await self._claim(new)
-            self._queue(ready)
+            self._queue(self._add_items(new))
 
     async def _run_items(self) -> None:
         async with anyio.create_task_group() as background:
@@ -174,7 +178,8 @@ class Runner:
             background.start_soon(self._keep_claims)
             async with anyio.create_task_group() as workers:
                 self._workers = workers
-                await self._claim(list(self._items.values()))
+                if self._plan.force:  # it read no states: what moves from now on is reused
+                    await anyio.to_thread.run_sync(self._claims.read_baselines, list(self._items))
                 self._queue([key for key, count in self._waiting.items() if count == 0])
                 await self._expand_deferred()
                 self._start_workers(workers)
@@ -221,15 +226,43 @@ class Runner:
         except FlowstoneError:
             logging.getLogger(__name__).exception("could not record the end of run %s", self.run_id)
 
-    async def _claim(self, items: list[PlanItem], *, baseline_now: bool = False) -> None:
-        """Claim ``items`` before any runs; wait for those another run holds.
+    async def _claim_ready(self, task_group: TaskGroup) -> None:
+        """Claim ready items a batch at a time while the workers want more, then queue them:
+        those claimed go on (judged again first when another run stored them since), those
+        another run holds are parked."""
+        try:
+            while self._to_claim and (size := self._pace.batch_size(self._in_hand())) > 0:
+                batch = [self._to_claim.popleft() for _ in range(min(size, len(self._to_claim)))]
+                await self._claim(self._with_chains(batch))
+                self._queue(batch)
+                await self._expand_deferred()  # items judged fresh may have finished an asset
+                self._start_workers(task_group)
+        finally:
+            self._claiming = False
+        self._start_workers(task_group)
 
-        ``baseline_now``: judge later moves against the store as it is now, not the plan's.
-        """
-        planned = None if baseline_now else self._planned_states()
-        local = set(self._items)
-        moved = await anyio.to_thread.run_sync(self._claims.claim, items, planned, local)
-        self._take_over(moved)
+    def _in_hand(self) -> int:
+        """Claimed items running or queued to run."""
+        return self._active + len(self._ready)
+
+    def _with_chains(self, keys: list[ItemKey]) -> list[PlanItem]:
+        """``keys``' items and the chains that may follow them in their worker thread, which
+        must be claimed before it starts: one store call for a whole chain."""
+        mine, held = self._claims.mine, self._claims.held
+        items = []
+        for key in keys:
+            item: PlanItem | None = self._items.get(key)
+            while item is not None and item.key not in mine and item.key not in held:
+                items.append(item)
+                item = self._successors.get(item.key)
+        return items
+
+    async def _claim(self, items: list[PlanItem]) -> None:
+        """Claim ``items``; wait (in the background) for those another run holds."""
+        planned, local = self._planned_states(), set(self._items)
+        async with self._claim_lock:
+            moved = await anyio.to_thread.run_sync(self._claims.claim, items, planned, local)
+            self._take_over(moved)
         if self._claims.held and not self._waiting_for_others and self._workers is not None:
             self._waiting_for_others = True
             self._workers.start_soon(self._wait_for_others)
@@ -260,11 +293,14 @@ class Runner:
             while self._claims.held:
                 await anyio.sleep(POLL_SECONDS)
                 planned, local = self._planned_states(), set(self._items)
-                moved = await anyio.to_thread.run_sync(self._claims.claim_held, planned, local)
-                self._take_over(moved)
+                async with self._claim_lock:
+                    claim = self._claims.claim_held
+                    moved = await anyio.to_thread.run_sync(claim, planned, local)
+                    self._take_over(moved)
                 ready = [key for key in self._parked if key not in self._claims.held]
                 self._parked.difference_update(ready)
                 self._queue(ready)
+                await self._expand_deferred()
                 if self._workers is not None:
                     self._start_workers(self._workers)
         finally:
@@ -294,6 +330,9 @@ class Runner:
             if reason is None and key in self._claims.held:
                 self._parked.add(key)
                 continue
+            if reason is None and key not in self._claims.mine:
+                self._to_claim.append(key)
+                continue
             if (
                 reason is None
                 and item.conditional
@@ -318,24 +357,31 @@ class Runner:
             ready.extend(self._unblock(key))
 
     def _start_workers(self, task_group: TaskGroup) -> None:
+        """Start workers for the claimed ready items, and claim more when the workers want."""
         while self._ready and self._active < self._concurrency:
             self._active += 1
             task_group.start_soon(self._work, task_group, self._ready.popleft())
+        if self._to_claim and not self._claiming and self._pace.batch_size(self._in_hand()):
+            self._claiming = True
+            task_group.start_soon(self._claim_ready, task_group)
 
     async def _work(self, task_group: TaskGroup, first: PlanItem) -> None:
         """Run ``first``, then keep taking ready items: a chain needs no new task per item."""
-        item: PlanItem | None = first
+        item = first
         try:
-            while item is not None:
+            while True:
                 for key in await self._execute(item):
                     self._queue(self._unblock(key))
                 await self._expand_deferred()
-                item = self._ready.popleft() if self._ready else None
+                if not self._ready:
+                    break
+                item = self._ready.popleft()
                 self._start_workers(task_group)
         except anyio.get_cancelled_exc_class():
             self._materializer.cancel()  # at once: abandoned threads must not save or go on
             raise
         self._active -= 1
+        self._start_workers(task_group)  # this worker's slot is free: claim for it
 
     def _unblock(self, key: ItemKey) -> list[ItemKey]:
         newly_ready = []
@@ -415,7 +461,8 @@ class Runner:
         steps = [ChainStep(first, _now(), outcome)]
         deadline = time.monotonic() + CHAIN_BUDGET_SECONDS
         follower = self._successors.get(first.item.key)
-        while follower is not None and time.monotonic() < deadline:
+        mine = self._claims.mine
+        while follower is not None and follower.key in mine and time.monotonic() < deadline:
             started_at = self._materializer.start_follower(follower.key)
             if started_at is None:
                 break
@@ -448,7 +495,8 @@ class Runner:
         if found.refusal is not None:
             self._finish(item, Status.FAILED, started_at, error=found.refusal)
             return [item.key]
-        new = list(found.items)
+        # Another reader's recovery, planned at the same time, may have added them already.
+        new = [recovered for recovered in found.items if recovered.key not in self._items]
         position = self._order.index(item.key)
         self._order[position:position] = [recovered.key for recovered in new]
         self._records.update(found.external)
@@ -461,7 +509,8 @@ class Runner:
         self._waiting[item.key] = len(waiting)
         for key in waiting:
             self._dependents[key].append(item.key)
-        await self._claim(new, baseline_now=True)
+        # They are claimed once ready, judged against the store as it is now: not the plan's.
+        self._claims.take_baseline_from_store(recovered.key for recovered in new)
         self._queue(ready if waiting else [*ready, item.key])
         return []
 
@@ -525,6 +574,7 @@ class Runner:
                 self._deferred.apply(outcome.partition_changes)
         self._recorder.add(record)
         self._claims.drop(item.key)
+        self._pace.finished()
         self._results[item.key] = result = ItemResult.from_record(record, attempts)
         self._deferred.finished(item.key, status)
         self._emit(RunEvent("finished", item, len(self._items), result))
