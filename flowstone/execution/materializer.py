@@ -75,11 +75,18 @@ class RunCancelledError(Exception):
 
 class LostInputError(Exception):
     """Inputs the store records as materialized have no stored value (a file deleted, a table
-    dropped); ``lost`` gives each one's I/O manager message. The asset function did not run."""
+    dropped); ``lost`` gives each one's I/O manager message. The asset function did not run.
 
-    def __init__(self, lost: Mapping[ItemKey, str]) -> None:
+    ``tried`` holds the stored mapping each lost input was looked up with, so the runner can
+    tell a value still missing from one the run replaced while this load went on.
+    """
+
+    def __init__(
+        self, lost: Mapping[ItemKey, str], tried: Mapping[ItemKey, Mapping[str, Any]]
+    ) -> None:
         super().__init__(f"{len(lost)} stored input value(s) missing")
         self.lost: dict[ItemKey, str] = dict(lost)
+        self.tried: dict[ItemKey, Mapping[str, Any]] = dict(tried)
 
 
 class Materializer:
@@ -113,21 +120,25 @@ class Materializer:
         if config is not None:
             kwargs[CONFIG_PARAMETER] = config
         lost: dict[ItemKey, str] = {}
+        tried: dict[ItemKey, dict[str, Any]] = {}
         for spec in attempt.item.inputs:
             if not spec.loads:  # deps=: ordered and recorded in lineage, never loaded
                 continue
-            values = self._load_input(spec, lost)
+            values = self._load_input(spec, lost, tried)
             kwargs[spec.parameter] = values if spec.many else next(iter(values.values()), None)
         if lost:
-            raise LostInputError(lost)
+            raise LostInputError(lost, {key: tried[key] for key in lost})
         return kwargs
 
-    def _load_input(self, spec: InputSpec, lost: dict[ItemKey, str]) -> dict[str, Any]:
+    def _load_input(
+        self, spec: InputSpec, lost: dict[ItemKey, str], tried: dict[ItemKey, dict[str, Any]]
+    ) -> dict[str, Any]:
         """The values of one input by partition key; adds the missing ones to ``lost``."""
         values: dict[str, Any] = {}
         for up in spec.upstream:
             definition = self._plan.asset(up[0])
-            ctx = _io_context(definition, up, self._stored[up])
+            tried[up] = stored = self._stored[up]  # read once: a save may replace it meanwhile
+            ctx = _io_context(definition, up, stored)
             manager = self._managers.for_asset(definition)
             if lost:
                 if not _call_manager("look up", manager.exists, ctx):
@@ -138,6 +149,19 @@ class Materializer:
             except MissingOutputError as exc:
                 lost[up] = str(exc)
         return values
+
+    def still_missing(self, error: LostInputError) -> dict[ItemKey, str]:
+        """The inputs of ``error`` whose loadable value is still the one found missing.
+
+        Another item's recovery may have stored an input again while this load went on; that
+        input is not lost, it only has to be loaded again. Every save and every record read
+        brings a new mapping, so identity tells them apart even when they are equal.
+        """
+        return {
+            key: reason
+            for key, reason in error.lost.items()
+            if self._stored.get(key) is error.tried.get(key)
+        }
 
     def add_external(self, records: Mapping[ItemKey, MaterializationRecord]) -> None:
         """Make stored inputs found while the run goes on loadable."""

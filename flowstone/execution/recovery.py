@@ -13,6 +13,7 @@ asset or calls an I/O manager: the runner does that.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
@@ -69,6 +70,8 @@ class Recovery:
         self._next_id = next_id
         self._recorded_lost: set[ItemKey] = set()
         self._recovered: dict[ItemKey, RecoveredItem] = {}
+        self._lock = threading.Lock()
+        """Readers recover in worker threads at once: what was lost or planned is decided alone."""
 
     @property
     def recovered(self) -> tuple[RecoveredItem, ...]:
@@ -87,21 +90,27 @@ class Recovery:
         """The recovery of ``reader``'s ``lost`` inputs (called in a worker thread).
 
         ``planned`` are the run's items, ``finished`` those that have an outcome, ``records``
-        the successes the run reads its inputs from.
+        the successes the run reads its inputs from. Readers that find the same input lost at
+        once may pass ``planned`` as it was before either recovery joined the run: the input is
+        still recorded lost once and planned again once; the later readers wait for it.
         """
-        records_lost = tuple(
-            _lost_record(key, records.get(key), reason, run_id=self._run_id, new_id=self._next_id)
-            for key, reason in lost.items()
-            if key not in self._recorded_lost
-        )
-        self._recorded_lost.update(lost)
-        refusal = _refusal(reader, lost, self._plan, planned, finished)
-        if refusal is not None:
-            return RecoveryPlan(lost=records_lost, refusal=refusal)
-        new = [key for key in lost if key not in planned]
+        with self._lock:
+            records_lost = tuple(
+                _lost_record(
+                    key, records.get(key), reason, run_id=self._run_id, new_id=self._next_id
+                )
+                for key, reason in lost.items()
+                if key not in self._recorded_lost
+            )
+            self._recorded_lost.update(lost)
+            refusal = _refusal(reader, lost, self._plan, planned, finished)
+            if refusal is not None:
+                return RecoveryPlan(lost=records_lost, refusal=refusal)
+            planned = {*planned, *self._recovered}
+            new = [key for key in lost if key not in planned]
+            for key in new:
+                self._recovered[key] = RecoveredItem(key[0], key[1], _short_reason(lost[key]))
         items, external = self._plan_items(new, planned, records)
-        for key in new:
-            self._recovered[key] = RecoveredItem(key[0], key[1], _short_reason(lost[key]))
         return RecoveryPlan(items, external, records_lost, tuple(lost))
 
     def _plan_items(

@@ -33,7 +33,7 @@ from flowstone.execution.judgement import compute_provenance, is_unchanged
 from flowstone.execution.materializer import Attempt, LostInputError, Materializer, Outcome
 from flowstone.execution.plan import ItemKey, Plan, PlanItem, lineage_edges
 from flowstone.execution.recorder import MaterializationRecorder
-from flowstone.execution.recovery import Recovery
+from flowstone.execution.recovery import Recovery, RecoveryPlan
 from flowstone.execution.resources import IOManagerSet
 from flowstone.execution.result import ItemResult, RunEvent, RunResult
 from flowstone.storage import (
@@ -484,12 +484,17 @@ class Runner:
         """Inputs of ``item`` have no stored value: record them lost and compute them again
         before ``item`` runs once more, or fail ``item`` saying why they cannot be."""
         started_at = self._running.pop(item.key)
-        found = await anyio.to_thread.run_sync(
-            partial(
-                self._recovery.plan_for, item, lost.lost, planned=set(self._items),
-                records=dict(self._records), finished=set(self._results),
-            )
-        )  # fmt: skip
+        missing = self._materializer.still_missing(lost)
+        # Stored again by this run while the load went on: not lost, read once they finish.
+        replaced = [key for key in lost.lost if key not in missing and key in self._items]
+        found = RecoveryPlan()
+        if missing:
+            found = await anyio.to_thread.run_sync(
+                partial(
+                    self._recovery.plan_for, item, missing, planned=set(self._items),
+                    records=dict(self._records), finished=set(self._results),
+                )
+            )  # fmt: skip
         for record in found.lost:
             self._recorder.add(record)
         if found.refusal is not None:
@@ -505,7 +510,7 @@ class Runner:
         for asset_key in {recovered.asset_key for recovered in new} - self._loggers.keys():
             self._loggers[asset_key] = logging.getLogger(f"flowstone.asset.{asset_key}")
         ready = self._add_items(new)
-        waiting = [key for key in found.wait_for if key not in self._results]
+        waiting = [key for key in (*found.wait_for, *replaced) if key not in self._results]
         self._waiting[item.key] = len(waiting)
         for key in waiting:
             self._dependents[key].append(item.key)
