@@ -52,7 +52,10 @@ def report_plan(plan: Plan, *, as_json: bool) -> None:
             console.print("Nothing selected.")
         return
     blocked = sum(1 for item in plan.items if item.blocked is not None)
-    shown_blocked = f", {blocked} blocked" if blocked else ""
+    impossible = sum(1 for item in plan.items if item.blocked_by_definition is not None)
+    shown_blocked = f", {blocked - impossible} blocked" if blocked > impossible else ""
+    if impossible:
+        shown_blocked += f", {impossible} blocked by definition (never run, not work)"
     console.print(
         f"Dry run: {len(plan.items) - blocked} items would run{shown_blocked}, "
         f"{len(plan.fresh)} selected items are fresh (not run). Nothing was run.",
@@ -69,6 +72,7 @@ def plan_as_dict(plan: Plan) -> dict[str, object]:
             "reason": describe_plan_item(item, force=plan.force),
             "conditional": item.conditional,
             "blocked": item.blocked,
+            "blocked_by_definition": item.blocked_by_definition,
             "causes": causes_as_dicts(item.verdict.causes if item.verdict is not None else ()),
         }
         for item in plan.items

@@ -181,7 +181,7 @@ class Runner:
             background.cancel_scope.cancel()
 
     def _all_succeeded(self) -> bool:
-        return all(result.status.is_current for result in self._results.values())
+        return all(result.is_done for result in self._results.values())
 
     async def _close(self, status: RunStatus) -> None:
         """Record what is still open (saves under way, cancelled items) and finish the run."""
@@ -525,8 +525,10 @@ class Runner:
                 self._deferred.apply(outcome.partition_changes)
         self._recorder.add(record)
         self._claims.drop(item.key)
-        self._results[item.key] = result = ItemResult.from_record(record, attempts)
-        self._deferred.finished(item.key, status)
+        impossible = item.blocked_by_definition if status is Status.BLOCKED else None
+        result = ItemResult.from_record(record, attempts, blocked_by_definition=impossible)
+        self._results[item.key] = result
+        self._deferred.finished(item.key, status, blocked_by_definition=impossible is not None)
         self._emit(RunEvent("finished", item, len(self._items), result))
 
     def _next_record_id(self) -> str:
