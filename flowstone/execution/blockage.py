@@ -96,7 +96,7 @@ def _judged_by_inputs(
         if not graph.mapping(item.asset_key, dependencies[spec.parameter]).allow_missing:
             upstream = impossible[0]
             short = f"input {upstream[0]} is blocked by definition"
-            blocked = f"{short} ({reasons[upstream]})"
+            blocked = f"{short} ({reasons[upstream]}); {ALLOW_MISSING_HINT}"
             return replace(item, blocked=blocked, blocked_by_definition=short, conditional=False)
         kept = tuple(up for up in spec.upstream if up not in impossible)
         inputs.append(replace(spec, upstream=kept))
