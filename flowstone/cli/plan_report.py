@@ -35,8 +35,9 @@ def describe_plan_item(item: PlanItem, *, force: bool) -> str:
     return f"{reason} ({CONDITIONAL})" if item.conditional else reason
 
 
-def report_plan(plan: Plan, *, as_json: bool) -> None:
-    """Print the plan (``--json``: as data); say that nothing ran."""
+def report_plan(plan: Plan, *, as_json: bool, empty: str = "Nothing selected.") -> None:
+    """Print the plan (``--json``: as data); say that nothing ran (``empty``: when nothing is
+    planned and nothing is fresh)."""
     if as_json:
         click.echo(json.dumps(plan_as_dict(plan), indent=2))
         return
@@ -49,7 +50,7 @@ def report_plan(plan: Plan, *, as_json: bool) -> None:
         if plan.fresh:
             console.print(f"Everything is fresh: {len(plan.fresh)} items, nothing to do.")
         else:
-            console.print("Nothing selected.")
+            console.print(empty, highlight=False)
         return
     blocked = sum(1 for item in plan.items if item.blocked is not None)
     impossible = sum(1 for item in plan.items if item.blocked_by_definition is not None)

@@ -99,7 +99,9 @@ def test_a_window_past_a_fixed_end_cannot_exist_and_names_the_last_partition(run
     assert (label, reason) == ("ahead[2024-01-10]", "input raw after 2024-01-10 cannot exist")
 
 
-def test_missing_keys_outside_a_time_range_are_named_as_such(run: Run, store: SqlMetadataStore) -> None:
+def test_missing_keys_outside_a_time_range_are_named_as_such(
+    run: Run, store: SqlMetadataStore
+) -> None:
     store.add_dynamic_partitions("regions", ["eu", "us"])
 
     @asset(partitioned_by=DynamicPartitions("regions"))
