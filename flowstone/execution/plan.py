@@ -59,6 +59,9 @@ class PlanItem:
     blocked_by_definition: str | None = None
     """Set with ``blocked`` when its inputs can never exist: the short reason, shared by the
     items blocked alike. Such an item is never work and never a failure."""
+    absent: tuple[ItemKey, ...] = ()
+    """Inputs neither in the run nor stored when planned (they block it); another run may be
+    computing them, so its inputs are kept whole for judging it again."""
 
     @property
     def asset_key(self) -> AssetKey:
@@ -303,7 +306,8 @@ def mark_blocked(
     external: Mapping[ItemKey, MaterializationRecord],
     planned_assets: Collection[AssetKey] = (),
 ) -> PlanItem:
-    """Block ``item`` if an input is neither planned nor stored (optional inputs are dropped)."""
+    """Block ``item`` if an input is neither planned nor stored (optional inputs are dropped;
+    a blocked item keeps all of them, with ``absent`` naming those that block it)."""
     if item.blocked is not None:
         return item
     inputs: list[InputSpec] = []
@@ -325,7 +329,7 @@ def mark_blocked(
     else:
         fix = f"add {them} to the selection (e.g. '+{item.asset_key}')"
     blocked = f"{count} {_labels(absent)} never materialized and not in this run; {fix}"
-    return replace(item, blocked=blocked, conditional=False)
+    return replace(item, blocked=blocked, conditional=False, absent=tuple(absent))
 
 
 def _labels(keys: Sequence[ItemKey]) -> str:
