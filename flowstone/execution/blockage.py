@@ -70,9 +70,9 @@ def propagate_blocked_by_definition(graph: AssetGraph, items: Sequence[PlanItem]
     """``items`` (in topological order) where every item that needs an input blocked by
     definition is blocked by definition too; a dependency that allows missing partitions drops
     such inputs instead, as it drops the partitions that do not exist."""
-    reasons = {item.key: item.blocked_by_definition for item in items}
-    if not any(reasons.values()):  # the common case: nothing to look at
+    if not any(item.blocked_by_definition for item in items):  # the common case
         return list(items)
+    reasons = {item.key: item.blocked_by_definition for item in items}
     found: list[PlanItem] = []
     for item in items:
         judged = item if item.blocked_by_definition else _judged_by_inputs(graph, item, reasons)
@@ -86,6 +86,8 @@ def _judged_by_inputs(
 ) -> PlanItem:
     """``item`` blocked by its first required input blocked by definition, else with any
     optional inputs blocked by definition left out."""
+    if not any(reasons.get(up) for spec in item.inputs for up in spec.upstream):
+        return item  # most items: no input of theirs is blocked
     dependencies = {dep.parameter: dep for dep in graph.get(item.asset_key).dependencies}
     inputs: list[InputSpec] = []
     for spec in item.inputs:
