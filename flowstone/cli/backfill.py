@@ -49,6 +49,7 @@ from flowstone.storage import BackfillRecord, MaterializationStatus, MetadataSto
 ItemKey = tuple[AssetKey, PartitionKey]
 
 NOTHING_TO_BACKFILL = "Nothing to backfill: the policy targets no item. Nothing was run."
+FORCED_BY_POLICY = "targeted (--policy all)"
 
 
 class BackfillGroup(click.Group):
@@ -125,7 +126,7 @@ def run(
             definitions=registry, store=settings.resolved_store_url(),
             project_dir=settings.project_dir, config=config,
         )  # fmt: skip
-        report_plan(plan, as_json=as_json, empty=NOTHING_TO_BACKFILL)
+        report_plan(plan, as_json=as_json, empty=NOTHING_TO_BACKFILL, forced=FORCED_BY_POLICY)
         return
     backfill_id = new_backfill_id()
     work = partial(

@@ -84,8 +84,8 @@ def test_a_dry_run_follows_the_policy_and_judges_as_the_backfill_would(
     ]
     every = _lines(invoke("backfill", "-f", "daily.py", "--dry-run", "--policy", "all"))
     assert every[:2] == [
-        "raw[2024-01-01 .. 2024-01-05] (5 items): forced (--force)",
-        "clean[2024-01-01 .. 2024-01-05] (5 items): forced (--force)",
+        "raw[2024-01-01 .. 2024-01-05] (5 items): targeted (--policy all)",
+        "clean[2024-01-01 .. 2024-01-05] (5 items): targeted (--policy all)",
     ]
     assert _recorded(pipelines) == before
 
