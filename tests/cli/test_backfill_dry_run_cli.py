@@ -1,4 +1,5 @@
-"""``flowstone backfill --dry-run``: the plan a backfill would run, with nothing run or recorded."""
+"""``flowstone backfill``: --dry-run shows the plan and records nothing; items blocked by
+definition are counted apart from the problems."""
 
 from __future__ import annotations
 
@@ -103,3 +104,18 @@ def test_a_dry_run_shows_the_items_blocked_by_definition_apart(
         "items are fresh (not run). Nothing was run."
     )
     assert _recorded(pipelines) == (0, 0, 0)
+
+
+def test_a_backfill_counts_the_items_blocked_by_definition_apart_from_problems(
+    invoke: Invoke, pipelines: Path
+) -> None:
+    result = invoke("backfill", "-f", "window.py")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "14 of 14 items succeeded, 0 failed, 0 remaining" in text
+    assert ": 14 success, 6 blocked by definition " in text
+    assert (
+        "6 blocked by definition: input raw before 2024-01-01 cannot exist "
+        "(weekly[2024-01-01] .. weekly[2024-01-06])"
+    ) in text
+    assert "failed or blocked items" not in text
