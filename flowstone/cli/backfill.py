@@ -49,7 +49,7 @@ from flowstone.storage import BackfillRecord, MaterializationStatus, MetadataSto
 ItemKey = tuple[AssetKey, PartitionKey]
 
 NOTHING_TO_BACKFILL = "Nothing to backfill: the policy targets no item. Nothing was run."
-FORCED_BY_POLICY = "targeted (--policy all)"
+FORCED = "targeted (--policy all)"
 
 
 class BackfillGroup(click.Group):
@@ -126,21 +126,14 @@ def run(
             definitions=registry, store=settings.resolved_store_url(),
             project_dir=settings.project_dir, config=config,
         )  # fmt: skip
-        report_plan(plan, as_json=as_json, empty=NOTHING_TO_BACKFILL, forced=FORCED_BY_POLICY)
-        return
+        return report_plan(plan, as_json=as_json, empty=NOTHING_TO_BACKFILL, forced=FORCED)
     backfill_id = new_backfill_id()
     work = partial(
-        start_backfill,
-        list(selection) or None,
-        partitions=partitions,
-        policy=cast(BackfillPolicy, policy),
-        definitions=registry,
-        store=settings.resolved_store_url(),
-        concurrency=settings.concurrency,
-        project_dir=settings.project_dir,
-        backfill_id=backfill_id,
-        config=config,
-    )
+        start_backfill, list(selection) or None, partitions=partitions,
+        policy=cast(BackfillPolicy, policy), definitions=registry,
+        store=settings.resolved_store_url(), concurrency=settings.concurrency,
+        project_dir=settings.project_dir, backfill_id=backfill_id, config=config,
+    )  # fmt: skip
     resume = resume_command(
         backfill_id, module=module, file=file, store_url=store_url, config_file=config_file
     )
