@@ -32,6 +32,7 @@ from flowstone.cli.options import (
     partition_options,
     store_option,
 )
+from flowstone.cli.plan_report import report_plan
 from flowstone.cli.progress import run_with_progress
 from flowstone.execution import (
     ALL_PARTITIONS,
@@ -41,12 +42,15 @@ from flowstone.execution import (
 )
 from flowstone.execution import backfill as start_backfill
 from flowstone.execution.api import open_store, resolve_settings
-from flowstone.execution.backfill import load_backfill, new_backfill_id
+from flowstone.execution.backfill import load_backfill, new_backfill_id, plan_backfill
 from flowstone.execution.backfill_targets import find_reused
 from flowstone.keys import AssetKey, PartitionKey
 from flowstone.storage import BackfillRecord, MaterializationStatus, MetadataStore
 
 ItemKey = tuple[AssetKey, PartitionKey]
+
+NOTHING_TO_BACKFILL = "Nothing to backfill: the policy targets no item. Nothing was run."
+FORCED = "targeted (--policy all)"
 
 
 class BackfillGroup(click.Group):
@@ -92,6 +96,9 @@ def backfill() -> None:
         "fresh (stale: changed code, config or input data, missing or failed), or all."
     ),
 )
+@click.option(
+    "--dry-run", is_flag=True, help="Show what the backfill would run and why; record nothing."
+)
 @config_option
 @concurrency_option
 @store_option
@@ -103,29 +110,31 @@ def run(
     file: Path | None,
     partitions: PartitionRequest,
     policy: str,
+    dry_run: bool,
     config_file: Path | None,
     concurrency: int | None,
     store_url: str | None,
     as_json: bool,
 ) -> None:
     """Start a backfill of SELECTION (all assets when omitted) over all partitions or the
-    chosen ones; exit 0 only when every item succeeded."""
+    chosen ones; exit 0 only when every item succeeded. --dry-run shows its plan instead."""
     config = load_config_file(config_file)
     settings = resolve_settings(store_url=store_url, concurrency=concurrency)
     registry = load_definitions(module, file, settings)
+    if dry_run:
+        plan = plan_backfill(
+            list(selection) or None, partitions=partitions, policy=cast(BackfillPolicy, policy),
+            definitions=registry, store=settings.resolved_store_url(),
+            project_dir=settings.project_dir, config=config,
+        )  # fmt: skip
+        return report_plan(plan, as_json=as_json, empty=NOTHING_TO_BACKFILL, forced=FORCED)
     backfill_id = new_backfill_id()
     work = partial(
-        start_backfill,
-        list(selection) or None,
-        partitions=partitions,
-        policy=cast(BackfillPolicy, policy),
-        definitions=registry,
-        store=settings.resolved_store_url(),
-        concurrency=settings.concurrency,
-        project_dir=settings.project_dir,
-        backfill_id=backfill_id,
-        config=config,
-    )
+        start_backfill, list(selection) or None, partitions=partitions,
+        policy=cast(BackfillPolicy, policy), definitions=registry,
+        store=settings.resolved_store_url(), concurrency=settings.concurrency,
+        project_dir=settings.project_dir, backfill_id=backfill_id, config=config,
+    )  # fmt: skip
     resume = resume_command(
         backfill_id, module=module, file=file, store_url=store_url, config_file=config_file
     )

@@ -20,7 +20,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from flowstone.cli.output import describe, item_label, problems_table, run_as_dict, stdout_console
+from flowstone.cli.output import (
+    describe,
+    describe_blocked_by_definition,
+    item_label,
+    problems_table,
+    run_as_dict,
+    stdout_console,
+)
 from flowstone.execution import BackfillResult
 from flowstone.keys import AssetKey, PartitionKey
 from flowstone.storage import BackfillRecord, MaterializationStatus, mask_url
@@ -116,14 +123,19 @@ def report_result(result: BackfillResult, *, resume: str, as_json: bool) -> None
     if result.run is None:
         console.print("Nothing to run: every item of this backfill has succeeded.")
     else:
-        counts = Counter(item.status for item in result.run.items)
-        console.print(f"run {result.run.run_id}: {_describe_counts(counts)}")
+        items = result.run.items
+        counts = Counter(item.status for item in items if item.blocked_by_definition is None)
+        impossible = len(result.run.blocked_by_definition)
+        apart = f", {impossible} blocked by definition" if impossible else ""
+        console.print(f"run {result.run.run_id}: {_describe_counts(counts)}{apart}")
         if result.reused:
             console.print(describe_reused(result.reused), highlight=False)
+        for line in describe_blocked_by_definition(items):
+            click.echo(line)
         problems = [
             Problem(item.asset_key, item.partition_key, item.status, item.error)
-            for item in result.run.items
-            if item.status in PROBLEM_STATUSES
+            for item in items
+            if item.status in PROBLEM_STATUSES and item.blocked_by_definition is None
         ]
         _print_problems(console, problems, record.backfill_id)
     if not result.success:

@@ -21,7 +21,14 @@ from flowstone.cli.options import (
     partition_options,
     store_option,
 )
-from flowstone.cli.output import describe, describe_run_counts, run_as_dict, stdout_console, styled
+from flowstone.cli.output import (
+    describe,
+    describe_blocked_by_definition,
+    describe_run_counts,
+    run_as_dict,
+    stdout_console,
+    styled,
+)
 from flowstone.cli.plan_report import report_plan
 from flowstone.cli.progress import run_with_progress
 from flowstone.execution import PartitionRequest, RunResult
@@ -86,19 +93,23 @@ def _report(result: RunResult, as_json: bool) -> None:
         click.echo(json.dumps(run_as_dict(result), indent=2))
         return
     console = stdout_console()
+    impossible = describe_blocked_by_definition(result.items)
+    shown = [item for item in result.items if item.blocked_by_definition is None]
     # Items planned during the run (dynamic partitions) are judged only then: when they turn out
     # current they count as unchanged, and the run still did nothing.
-    if all(item.status is MaterializationStatus.UNCHANGED for item in result.items):
-        current = len(result.items) + len(result.fresh)
+    if all(item.status is MaterializationStatus.UNCHANGED for item in shown):
+        current = len(shown) + len(result.fresh)
         if current:
-            console.print(f"Everything is fresh: {current} items, nothing to do.")
+            every = "Everything that can run is fresh" if impossible else "Everything is fresh"
+            console.print(f"{every}: {current} items, nothing to do.")
+            _print_lines(impossible)
             return
     table = Table(title=f"run {result.run_id}", title_justify="left")
     table.add_column("asset", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("duration", justify="right", no_wrap=True)
     table.add_column("detail", overflow="fold")
-    for item in result.items:
+    for item in shown:
         duration = f"{item.duration:.3f}s" if item.duration is not None else ""
         detail = escape(describe(item.error, item.metadata))
         table.add_row(escape(item.label), styled(item.status), duration, detail)
@@ -109,4 +120,10 @@ def _report(result: RunResult, as_json: bool) -> None:
             f"{escape(recovered.reason)})",
             highlight=False,
         )
+    _print_lines(impossible)
     console.print(f"[bold]{result.status.value}[/]: {describe_run_counts(result)}")
+
+
+def _print_lines(lines: list[str]) -> None:
+    for line in lines:
+        click.echo(line)

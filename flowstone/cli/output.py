@@ -4,6 +4,7 @@ pieces of result display that several commands share, so a status looks the same
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from rich.console import Console
@@ -11,7 +12,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
-from flowstone.execution import RunResult
+from flowstone.execution import ItemResult, RunResult
 from flowstone.keys import UNPARTITIONED, AssetKey, PartitionKey
 from flowstone.storage import MaterializationStatus
 
@@ -80,15 +81,34 @@ def item_label(asset_key: AssetKey, partition_key: PartitionKey) -> str:
 
 
 def describe_run_counts(result: RunResult) -> str:
-    """``2 success, 1 skipped: unchanged inputs, fresh: 6 (not run)``: what a run did."""
+    """``2 success, 1 skipped: unchanged inputs, fresh: 6 (not run)``: what a run did (items
+    blocked by definition are counted apart: they are not failures)."""
+    impossible = len(result.blocked_by_definition)
+    counted = Counter(item.status for item in result.items if item.blocked_by_definition is None)
     parts = [
-        f"{result.count(status)} {COUNT_WORDS.get(status, status.value)}"
+        f"{counted[status]} {COUNT_WORDS.get(status, status.value)}"
         for status in MaterializationStatus
-        if result.count(status)
+        if counted[status]
     ]
+    if impossible:
+        parts.append(f"{impossible} blocked by definition")
     if result.fresh:
         parts.append(f"fresh: {len(result.fresh)} (not run)")
     return ", ".join(parts) or "nothing selected"
+
+
+def describe_blocked_by_definition(items: Iterable[ItemResult]) -> list[str]:
+    """One line per reason: ``6 blocked by definition: input raw before 2024-01-01 cannot exist
+    (weekly[2024-01-01] .. weekly[2024-01-06])``."""
+    grouped: dict[str, list[str]] = {}
+    for item in items:
+        if item.blocked_by_definition is not None:
+            grouped.setdefault(item.blocked_by_definition, []).append(item.label)
+    lines = []
+    for reason, labels in grouped.items():
+        shown = labels[0] if len(labels) == 1 else f"{labels[0]} .. {labels[-1]}"
+        lines.append(f"{len(labels)} blocked by definition: {reason} ({shown})")
+    return lines
 
 
 def item_as_dict(asset_key: AssetKey, partition_key: PartitionKey) -> dict[str, str]:
@@ -121,6 +141,7 @@ def run_as_dict(result: RunResult) -> dict[str, object]:
                 "duration": item.duration,
                 "attempts": item.attempts,
                 "error": item.error,
+                "blocked_by_definition": item.blocked_by_definition,
             }
             for item in result.items
         ],

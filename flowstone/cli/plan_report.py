@@ -25,22 +25,26 @@ FORCED = "forced (--force)"
 DEFERRED = "planned during the run, once its upstream assets finish (they may add partitions)"
 
 
-def describe_plan_item(item: PlanItem, *, force: bool) -> str:
-    """Why ``item`` is in the plan: its verdict's explanation, marked when conditional."""
+def describe_plan_item(item: PlanItem, *, force: bool, forced: str = FORCED) -> str:
+    """Why ``item`` is in the plan: its verdict's explanation, marked when conditional
+    (``forced``: what a forced item says, naming the option that forced it)."""
     if item.blocked is not None:
         return f"blocked — {item.blocked}"
     if force:
-        return FORCED
+        return forced
     reason = item.verdict.explain() if item.verdict is not None else item.reason
     return f"{reason} ({CONDITIONAL})" if item.conditional else reason
 
 
-def report_plan(plan: Plan, *, as_json: bool) -> None:
-    """Print the plan (``--json``: as data); say that nothing ran."""
+def report_plan(
+    plan: Plan, *, as_json: bool, empty: str = "Nothing selected.", forced: str = FORCED
+) -> None:
+    """Print the plan (``--json``: as data); say that nothing ran (``empty``: when nothing is
+    planned and nothing is fresh)."""
     if as_json:
-        click.echo(json.dumps(plan_as_dict(plan), indent=2))
+        click.echo(json.dumps(plan_as_dict(plan, forced=forced), indent=2))
         return
-    for line in grouped_why_lines(_listing(plan)):
+    for line in grouped_why_lines(_listing(plan, forced)):
         click.echo(line)
     for asset_key in plan.deferred:
         click.echo(f"{asset_key}: {DEFERRED}")
@@ -49,10 +53,13 @@ def report_plan(plan: Plan, *, as_json: bool) -> None:
         if plan.fresh:
             console.print(f"Everything is fresh: {len(plan.fresh)} items, nothing to do.")
         else:
-            console.print("Nothing selected.")
+            console.print(empty, highlight=False)
         return
     blocked = sum(1 for item in plan.items if item.blocked is not None)
-    shown_blocked = f", {blocked} blocked" if blocked else ""
+    impossible = sum(1 for item in plan.items if item.blocked_by_definition is not None)
+    shown_blocked = f", {blocked - impossible} blocked" if blocked > impossible else ""
+    if impossible:
+        shown_blocked += f", {impossible} blocked by definition (never run, not work)"
     console.print(
         f"Dry run: {len(plan.items) - blocked} items would run{shown_blocked}, "
         f"{len(plan.fresh)} selected items are fresh (not run). Nothing was run.",
@@ -60,15 +67,16 @@ def report_plan(plan: Plan, *, as_json: bool) -> None:
     )
 
 
-def plan_as_dict(plan: Plan) -> dict[str, object]:
+def plan_as_dict(plan: Plan, *, forced: str = FORCED) -> dict[str, object]:
     """The plan as JSON-ready data: items with status, reason and causes; fresh items; counts."""
     items = [
         {
             **item_as_dict(*item.key),
             "status": _status(item, force=plan.force),
-            "reason": describe_plan_item(item, force=plan.force),
+            "reason": describe_plan_item(item, force=plan.force, forced=forced),
             "conditional": item.conditional,
             "blocked": item.blocked,
+            "blocked_by_definition": item.blocked_by_definition,
             "causes": causes_as_dicts(item.verdict.causes if item.verdict is not None else ()),
         }
         for item in plan.items
@@ -92,7 +100,7 @@ def _status(item: PlanItem, *, force: bool) -> str:
     return "forced" if force else "unknown"
 
 
-def _listing(plan: Plan) -> Iterator[tuple[ItemKey, str | None]]:
+def _listing(plan: Plan, forced: str) -> Iterator[tuple[ItemKey, str | None]]:
     """The plan's items with their reasons, and its fresh items (no line) where they fall among
     their asset's partitions, so a range of partitions never spans a fresh one."""
     fresh: dict[AssetKey, list[tuple[int, ItemKey]]] = {}
@@ -109,7 +117,7 @@ def _listing(plan: Plan) -> Iterator[tuple[ItemKey, str | None]]:
         here = positions.get(item.key[0], {}).get(item.key[1], -1)
         while waiting and waiting[0][0] < here:
             yield waiting.pop(0)[1], None
-        yield item.key, describe_plan_item(item, force=plan.force)
+        yield item.key, describe_plan_item(item, force=plan.force, forced=forced)
 
 
 def _positions(plan: Plan, asset_key: AssetKey) -> dict[PartitionKey, int]:

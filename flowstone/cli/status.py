@@ -26,7 +26,7 @@ from flowstone.cli.loading import load_definitions
 from flowstone.cli.options import definitions_options, json_option, partition_options, store_option
 from flowstone.cli.output import item_as_dict, stdout_console
 from flowstone.cli.why_groups import grouped_why_lines
-from flowstone.execution import ALL_PARTITIONS, PartitionRequest, StatusReport
+from flowstone.execution import ALL_PARTITIONS, ItemStatus, PartitionRequest, StatusReport
 from flowstone.execution import status as judge_status
 from flowstone.execution.api import resolve_settings
 from flowstone.keys import AssetKey
@@ -87,7 +87,8 @@ UNHASHABLE_NOTE = (
 
 
 def show_status(report: StatusReport, *, why: bool) -> None:
-    """The table of counts, then (with ``why``) one line per item that is not fresh."""
+    """The table of counts, the items blocked by definition with their reasons, then (with
+    ``why``) one line per item that needs work."""
     console = stdout_console()
     counts = report.counts()
     if not counts:
@@ -96,24 +97,50 @@ def show_status(report: StatusReport, *, why: bool) -> None:
     console.print(_counts_table(counts))
     for value in report.lost:
         click.echo(f"lost: {value.label} ({value.reason}); --force recomputes it")
+    impossible = report.blocked_by_definition
+    if impossible:
+        click.echo(f"blocked by definition ({len(impossible)} items; never run, not work):")
+        for line in grouped_why_lines((item.key, _cause(item)) for item in impossible):
+            click.echo(f"  {line}")
     if why:
-        for line in grouped_why_lines(
-            (item.key, None if item.verdict.status is Freshness.FRESH else item.verdict.explain())
-            for item in report.items
-        ):
-            click.echo(line)
-        for item in report.items:
-            if item.unhashable:
-                click.echo(f"{item.label}: note — {UNHASHABLE_NOTE}")
-    total = len(report.items)
-    if report.all_fresh:
-        console.print(f"All {total} items are fresh: materialize has nothing to do.")
+        _print_why(report)
+    _print_verdict(report, why=why)
+
+
+def _cause(item: ItemStatus) -> str:
+    return "; ".join(cause.message for cause in item.verdict.causes)
+
+
+def _print_why(report: StatusReport) -> None:
+    """One line per run of items that need work (fresh and blocked-by-definition ones end runs)."""
+    work = {item.key for item in report.needing_work}
+    for line in grouped_why_lines(
+        (item.key, item.verdict.explain() if item.key in work else None) for item in report.items
+    ):
+        click.echo(line)
+    for item in report.items:
+        if item.unhashable:
+            click.echo(f"{item.label}: note — {UNHASHABLE_NOTE}")
+
+
+def _print_verdict(report: StatusReport, *, why: bool) -> None:
+    console = stdout_console()
+    total, impossible = len(report.items), len(report.blocked_by_definition)
+    waiting = len(report.needing_work)
+    if not waiting:
+        if impossible:
+            console.print(
+                f"All {total - impossible} other items are fresh: materialize has nothing to do.",
+                highlight=False,
+            )
+        else:
+            console.print(f"All {total} items are fresh: materialize has nothing to do.")
         return
-    waiting = sum(1 for item in report.items if item.verdict.status is not Freshness.FRESH)
+    apart = f" ({impossible} more are blocked by definition)" if impossible else ""
     hint = "" if why else " --why lists the causes;"
     console.print(
-        f"{waiting} of {total} items are not fresh.{hint} flowstone materialize recomputes "
-        f"only those (--dry-run shows the plan).",
+        f"{waiting} of {total} items are not fresh{apart}.{hint} flowstone materialize "
+        f"recomputes only those (--dry-run shows the plan).",
         highlight=False,
     )
 
@@ -134,19 +161,26 @@ def _counts_table(counts: dict[AssetKey, Counter[Freshness]]) -> Table:
 
 
 def status_as_dict(report: StatusReport) -> dict[str, object]:
-    """Every item with its status and structured causes, and the counts per asset."""
+    """Every item with its status and structured causes, the counts per asset, and the items
+    blocked by definition apart (``blocked``: they are never work)."""
     return {
         "all_fresh": report.all_fresh,
+        "nothing_to_do": not report.needing_work,
         "verified": report.verified,
         "lost": [{**item_as_dict(*value.key), "reason": value.reason} for value in report.lost],
         "counts": {
             str(asset_key): {shown.value: counted[shown] for shown in FRESHNESS_ORDER}
             for asset_key, counted in report.counts().items()
         },
+        "blocked": [
+            {**item_as_dict(*item.key), "reason": _cause(item)}
+            for item in report.blocked_by_definition
+        ],
         "items": [
             {
                 **item_as_dict(*item.key),
                 "status": item.verdict.status.value,
+                "blocked_by_definition": item.verdict.is_blocked_by_definition,
                 "explanation": item.verdict.explain(),
                 "causes": causes_as_dicts(item.verdict.causes),
                 "unhashable": item.unhashable,

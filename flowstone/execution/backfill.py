@@ -102,11 +102,7 @@ async def backfill_async(
     config: ConfigValues | None = None,
 ) -> BackfillResult:
     """Create and run a backfill inside a running event loop. See ``backfill``."""
-    if policy not in get_args(BackfillPolicy):
-        raise BackfillError(
-            f"Backfill policy {policy!r} is unknown. Use one of: "
-            f"{', '.join(get_args(BackfillPolicy))}."
-        )
+    _check_policy(policy)
     options = _Options(definitions, store, io_managers, concurrency, project_dir, on_event, config)
     settings = resolve_settings(project_dir, concurrency=concurrency)
     graph = build_graph(definitions)
@@ -134,6 +130,48 @@ async def backfill_async(
         )
         await anyio.to_thread.run_sync(opened.add_backfill, record, targets.recorded)
         return await _run(record, prepared, opened, options)
+
+
+def plan_backfill(
+    selection: str | Sequence[str] | None = None,
+    *,
+    partitions: PartitionRequest = "all",
+    policy: BackfillPolicy = "missing",
+    definitions: DefinitionsLike = None,
+    store: str | MetadataStore | None = None,
+    project_dir: Path | None = None,
+    config: ConfigValues | None = None,
+) -> Plan:
+    """The plan a backfill would run now, judged as it would be; nothing is run or recorded.
+
+    Example:
+        >>> [item.key for item in plan_backfill("daily_sales", partitions="all").items][:1]
+        [(AssetKey('daily_sales'), '2024-01-01')]
+    """
+    _check_policy(policy)
+    settings = resolve_settings(project_dir)
+    graph = build_graph(definitions)
+    selected = select(graph, selection)
+    versions = resolve_asset_versions(graph, selected, config)
+    with open_store(store, settings, read_only=True) as opened:
+        targets = select_targets(
+            graph, selected, opened, partitions, policy=policy, versions=versions
+        )
+        if not targets.items:
+            return Plan(graph, ())
+        assets = list(dict.fromkeys(asset for asset, _ in targets.items))
+        return build_plan(
+            graph, assets, opened, only=targets.items, defer_dynamic=False, versions=versions,
+            force=policy == "all",
+        )  # fmt: skip
+
+
+def _check_policy(policy: str) -> None:
+    if policy not in get_args(BackfillPolicy):
+        raise BackfillError(
+            f"Backfill policy {policy!r} is unknown. Use one of: "
+            f"{', '.join(get_args(BackfillPolicy))}."
+        )
 
 
 async def resume_backfill_async(

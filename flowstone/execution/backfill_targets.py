@@ -79,7 +79,7 @@ def select_targets(
                 if state.latest is not None and state.latest.status is MaterializationStatus.FAILED
             }
             chosen = _with_dependents(items, failed)
-    impossible = {item.key for item in items if item.blocked is not None}
+    impossible = {item.key for item in items if item.blocked_by_definition is not None}
     return BackfillTargets(chosen, impossible.intersection(chosen))
 
 

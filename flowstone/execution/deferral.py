@@ -55,10 +55,13 @@ class DeferredAssets:
         self.states: dict[ItemKey, VersionState] = {}
         """The stored versions of the items planned last, to judge them by."""
 
-    def finished(self, key: ItemKey, status: MaterializationStatus) -> None:
-        """Item ``key`` has finished with ``status``."""
+    def finished(
+        self, key: ItemKey, status: MaterializationStatus, *, blocked_by_definition: bool = False
+    ) -> None:
+        """Item ``key`` has finished with ``status`` (one blocked by definition troubles no one:
+        its dependents are judged by their own mappings)."""
         self._pending[key[0]] -= 1
-        if not status.is_current:
+        if not status.is_current and not blocked_by_definition:
             self._troubled.setdefault(key[0], f"upstream {item_label(key)} {status.value}")
 
     def add_items(self, keys: Iterable[ItemKey]) -> None:

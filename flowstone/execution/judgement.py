@@ -219,6 +219,7 @@ def item_facts(
         inputs=current,
         blocked=item.blocked,
         breakdown=versions.breakdown.get(item.asset_key),
+        blocked_by_definition=item.blocked_by_definition is not None,
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any, TypeAlias
 from flowstone.collector import collector_paused
 from flowstone.definitions import AssetDef
 from flowstone.execution.asset_versions import AssetVersions, resolve_asset_versions
+from flowstone.execution.blockage import describe_cannot_exist, propagate_blocked_by_definition
 from flowstone.execution.judgement import (
     judge_items,
     read_code_breakdowns,
@@ -58,6 +59,12 @@ class PlanItem:
     verdict: Verdict | None = None
     conditional: bool = False
     """Decided when its inputs are done: it runs only if they changed (early cutoff)."""
+    blocked_by_definition: str | None = None
+    """Set with ``blocked`` when its inputs can never exist: the short reason, shared by the
+    items blocked alike. Such an item is never work and never a failure."""
+    absent: tuple[ItemKey, ...] = ()
+    """Inputs neither in the run nor stored when planned (they block it); another run may be
+    computing them, so its inputs are kept whole for judging it again."""
 
     @property
     def asset_key(self) -> AssetKey:
@@ -212,11 +219,12 @@ def _draft(
         keys = {asset: [] for asset in planned_assets}
         for asset, partition in only:
             keys[asset].append(partition)
-    return [
+    items = [
         item
         for asset_key in planned_assets
         for item in plan_asset_items(graph, asset_key, keys[asset_key], state)
     ]
+    return propagate_blocked_by_definition(graph, items)
 
 
 def read_partition_state(
@@ -283,7 +291,7 @@ def plan_asset_items(
     items = []
     for partition_key in partition_keys:
         inputs: list[InputSpec] = []
-        missing: list[str] = []
+        missing: list[tuple[str, str]] = []
         for index, (dependency, mapping, upstream) in enumerate(resolved):
             if same[index]:
                 only = ((upstream.key, partition_key),)
@@ -297,9 +305,11 @@ def plan_asset_items(
                 InputSpec(dependency.parameter, upstream_items, many[index], dependency.loads)
             )
             if found.missing and not mapping.allow_missing:
-                missing.append(_cannot_exist(upstream, found.missing))
-        blocked = "; ".join(missing) or None
-        items.append(PlanItem((asset_key, partition_key), tuple(inputs), "selected", blocked))
+                missing.append(describe_cannot_exist(upstream, found.missing, state))
+        blocked = "; ".join(full for _, full in missing) or None
+        short = "; ".join(reason for reason, _ in missing) or None
+        key = (asset_key, partition_key)
+        items.append(PlanItem(key, tuple(inputs), "selected", blocked, blocked_by_definition=short))
     return items
 
 
@@ -310,7 +320,8 @@ def mark_blocked(
     external: Mapping[ItemKey, MaterializationRecord],
     planned_assets: Collection[AssetKey] = (),
 ) -> PlanItem:
-    """Block ``item`` if an input is neither planned nor stored (optional inputs are dropped)."""
+    """Block ``item`` if an input is neither planned nor stored (optional inputs are dropped;
+    a blocked item keeps all of them, with ``absent`` naming those that block it)."""
     if item.blocked is not None:
         return item
     inputs: list[InputSpec] = []
@@ -332,16 +343,7 @@ def mark_blocked(
     else:
         fix = f"add {them} to the selection (e.g. '+{item.asset_key}')"
     blocked = f"{count} {_labels(absent)} never materialized and not in this run; {fix}"
-    return replace(item, blocked=blocked, conditional=False)
-
-
-def _cannot_exist(upstream: AssetDef[Any, Any], keys: Sequence[PartitionKey]) -> str:
-    shown = keys[0] if len(keys) == 1 else f"{keys[0]} .. {keys[-1]} ({len(keys)} partitions)"
-    described = upstream.partitions.describe() if upstream.partitions is not None else ""
-    return (
-        f"input {upstream.key}[{shown}] cannot exist ({described}); declare the dependency "
-        f"with allow_missing=True to run with the partitions that exist"
-    )
+    return replace(item, blocked=blocked, conditional=False, absent=tuple(absent))
 
 
 def _labels(keys: Sequence[ItemKey]) -> str:

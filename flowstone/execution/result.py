@@ -26,9 +26,13 @@ class ItemResult:
     error: str | None = None
     attempts: int = 0
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    blocked_by_definition: str | None = None
+    """Blocked because its inputs can never exist (the short reason): not a failure."""
 
     @classmethod
-    def from_record(cls, record: MaterializationRecord, attempts: int) -> ItemResult:
+    def from_record(
+        cls, record: MaterializationRecord, attempts: int, *, blocked_by_definition: str | None
+    ) -> ItemResult:
         """The result a caller sees for the record the runner writes."""
         return cls(
             asset_key=record.asset_key,
@@ -40,7 +44,13 @@ class ItemResult:
             error=record.error,
             attempts=attempts,
             metadata=record.metadata,
+            blocked_by_definition=blocked_by_definition,
         )
+
+    @property
+    def is_done(self) -> bool:
+        """Whether nothing is left to do for the item: it is current, or it can never run."""
+        return self.status.is_current or self.blocked_by_definition is not None
 
     @property
     def duration(self) -> float | None:
@@ -116,8 +126,14 @@ class RunResult:
 
     @property
     def failures(self) -> list[ItemResult]:
-        """Items that did not succeed (failed, skipped or cancelled)."""
-        return [item for item in self.items if not item.status.is_current]
+        """Items that did not succeed (failed, skipped, cancelled, or blocked by a missing
+        input); items blocked by definition are not failures."""
+        return [item for item in self.items if not item.is_done]
+
+    @property
+    def blocked_by_definition(self) -> list[ItemResult]:
+        """Items that were not run because their inputs can never exist."""
+        return [item for item in self.items if item.blocked_by_definition is not None]
 
     def count(self, status: MaterializationStatus) -> int:
         """How many items ended with ``status``."""

@@ -25,13 +25,14 @@ from anyio.abc import TaskGroup
 
 from flowstone.definitions import AssetContext
 from flowstone.errors import FlowstoneError
+from flowstone.execution.absent_inputs import AbsentInputs
 from flowstone.execution.chain import ChainStep, find_successors
 from flowstone.execution.claims import POLL_SECONDS, ClaimPace, ItemClaims, Moved
 from flowstone.execution.deferral import DeferredAssets
 from flowstone.execution.failure import describe_error, sole_flowstone_error
 from flowstone.execution.judgement import compute_provenance, is_unchanged
 from flowstone.execution.materializer import Attempt, LostInputError, Materializer, Outcome
-from flowstone.execution.plan import ItemKey, Plan, PlanItem, lineage_edges
+from flowstone.execution.plan import ItemKey, Plan, PlanItem, lineage_edges, mark_blocked
 from flowstone.execution.recorder import MaterializationRecorder
 from flowstone.execution.recovery import Recovery, RecoveryPlan
 from flowstone.execution.resources import IOManagerSet
@@ -111,6 +112,7 @@ class Runner:
         """Items judged fresh without a record, whose claims can go before the run ends."""
         self._workers: TaskGroup | None = None
         self._waiting_for_others = False
+        self._absent = AbsentInputs(store, self.run_id)
 
     async def run(self) -> RunResult:
         """Execute the plan; return every item's outcome.
@@ -180,13 +182,16 @@ class Runner:
                 self._workers = workers
                 if self._plan.force:  # it read no states: what moves from now on is reused
                     await anyio.to_thread.run_sync(self._claims.read_baselines, list(self._items))
+                await anyio.to_thread.run_sync(self._absent.find, list(self._items.values()))
+                if self._absent.waiting:
+                    workers.start_soon(self._wait_for_inputs)
                 self._queue([key for key, count in self._waiting.items() if count == 0])
                 await self._expand_deferred()
                 self._start_workers(workers)
             background.cancel_scope.cancel()
 
     def _all_succeeded(self) -> bool:
-        return all(result.status.is_current for result in self._results.values())
+        return all(result.is_done for result in self._results.values())
 
     async def _close(self, status: RunStatus) -> None:
         """Record what is still open (saves under way, cancelled items) and finish the run."""
@@ -306,6 +311,26 @@ class Runner:
         finally:
             self._waiting_for_others = False
 
+    async def _wait_for_inputs(self) -> None:
+        """Judge again, as other runs' claims on their absent inputs end, the blocked items
+        that wait for them: they run if the inputs exist now (cut off if current)."""
+        while self._absent.waiting:
+            await anyio.sleep(POLL_SECONDS)
+            ready, records = await anyio.to_thread.run_sync(self._absent.settle)
+            self._records.update(records)
+            self._materializer.add_external(records)
+            planned = set(self._items)
+            assets = {key[0] for key in planned}
+            graph = self._plan.graph
+            for item in ready:
+                again = mark_blocked(
+                    graph, replace(item, blocked=None), planned, self._records, assets
+                )
+                self._items[item.key] = again if again.blocked else replace(again, conditional=True)
+            self._queue([item.key for item in ready if self._waiting[item.key] == 0])
+            if self._workers is not None:
+                self._start_workers(self._workers)
+
     async def _keep_claims(self) -> None:
         """Renew this run's claims while it lives; release those of items judged fresh."""
         while True:
@@ -323,7 +348,7 @@ class Runner:
         """Queue the items that can run; skip (iteratively) those whose inputs cannot exist."""
         while ready:
             key = ready.pop()
-            if key in self._results:  # already run as part of a chain
+            if key in self._results or key in self._absent.waiting:  # run, or held back
                 continue
             item = self._items[key]
             reason = item.blocked or self._skip_reasons.get(key) or self._upstream_problem(item)
@@ -580,8 +605,10 @@ class Runner:
         self._recorder.add(record)
         self._claims.drop(item.key)
         self._pace.finished()
-        self._results[item.key] = result = ItemResult.from_record(record, attempts)
-        self._deferred.finished(item.key, status)
+        impossible = item.blocked_by_definition if status is Status.BLOCKED else None
+        result = ItemResult.from_record(record, attempts, blocked_by_definition=impossible)
+        self._results[item.key] = result
+        self._deferred.finished(item.key, status, blocked_by_definition=impossible is not None)
         self._emit(RunEvent("finished", item, len(self._items), result))
 
     def _next_record_id(self) -> str:

@@ -74,6 +74,21 @@ class StatusReport:
     def all_fresh(self) -> bool:
         return all(item.verdict.status is Freshness.FRESH for item in self.items)
 
+    @property
+    def blocked_by_definition(self) -> tuple[ItemStatus, ...]:
+        """Items whose inputs can never exist: not work, whatever a run does."""
+        return tuple(item for item in self.items if item.verdict.is_blocked_by_definition)
+
+    @property
+    def needing_work(self) -> tuple[ItemStatus, ...]:
+        """Items a stale-only materialize would consider: not fresh, not blocked by definition."""
+        return tuple(
+            item
+            for item in self.items
+            if item.verdict.status is not Freshness.FRESH
+            and not item.verdict.is_blocked_by_definition
+        )
+
 
 def status(
     selection: Selection = None,

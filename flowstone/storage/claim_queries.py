@@ -90,6 +90,22 @@ def claim_items(
     return ClaimOutcome(frozenset(claimed), held, sequences)
 
 
+def read_live_claims(
+    conn: Connection, items: Iterable[tuple[AssetKey, PartitionKey]], *, now: datetime
+) -> dict[tuple[AssetKey, PartitionKey], Claim]:
+    """The claims on ``items`` that have not expired: which run computes each of them now."""
+    wanted = {(str(asset), partition): (asset, partition) for asset, partition in items}
+    keys = sorted(wanted)
+    found: dict[tuple[AssetKey, PartitionKey], Claim] = {}
+    for start in range(0, len(keys), CHUNK):
+        where = is_item_in(claims, keys[start : start + CHUNK], conn.dialect.name)
+        for row in conn.execute(select(claims).where(where)).mappings():
+            if row["expires_at"] > now:
+                claim = Claim(row["run_id"], row["holder"], row["expires_at"])
+                found[wanted[row["asset_key"], row["partition_key"]]] = claim
+    return found
+
+
 def renew_claims(conn: Connection, run_id: str, expires_at: datetime) -> int:
     """Move the expiry of every claim of ``run_id``; return how many it still holds."""
     statement = update(claims).where(claims.c.run_id == run_id).values(expires_at=expires_at)

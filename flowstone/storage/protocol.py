@@ -18,6 +18,7 @@ from flowstone.storage.records import (
     BackfillRecord,
     BackfillStatus,
     BreakdownEntry,
+    Claim,
     ClaimOutcome,
     CodeKey,
     LatestState,
@@ -75,6 +76,12 @@ class MetadataStore(Protocol):
         self, run_id: str, items: Sequence[tuple[AssetKey, PartitionKey]] | None = None
     ) -> None:
         """End the claims of ``run_id`` on ``items``, or all of them."""
+        ...
+
+    def get_claims(
+        self, items: Iterable[tuple[AssetKey, PartitionKey]]
+    ) -> dict[tuple[AssetKey, PartitionKey], Claim]:
+        """The live claims on ``items``: which run computes each of them now."""
         ...
 
     def get_latest(

@@ -34,6 +34,7 @@ from flowstone.storage.breakdown_queries import load_code_breakdowns, save_code_
 from flowstone.storage.claim_queries import (
     claim_items,
     lock_claims,
+    read_live_claims,
     release_claims,
     renew_claims,
 )
@@ -50,6 +51,7 @@ from flowstone.storage.records import (
     BackfillRecord,
     BackfillStatus,
     BreakdownEntry,
+    Claim,
     ClaimOutcome,
     CodeKey,
     LatestState,
@@ -211,6 +213,13 @@ class SqlMetadataStore:
         """End the claims of ``run_id`` on ``items``, or all of them."""
         with self._writing(f"Could not release the claims of run {run_id!r}") as conn:
             release_claims(conn, run_id, items)
+
+    def get_claims(
+        self, items: Iterable[tuple[AssetKey, PartitionKey]]
+    ) -> dict[tuple[AssetKey, PartitionKey], Claim]:
+        """The live claims on ``items``: which run computes each of them now."""
+        with self._reading("Could not read the claims") as conn:
+            return read_live_claims(conn, items, now=datetime.now(UTC))
 
     def get_latest(
         self, items: Iterable[tuple[AssetKey, PartitionKey]]

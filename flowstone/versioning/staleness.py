@@ -49,6 +49,8 @@ class CauseKind(StrEnum):
     MISSING = "missing"
     FAILED = "failed"
     BLOCKED = "blocked"
+    CANNOT_EXIST = "inputs_cannot_exist"
+    """Blocked by definition: the inputs can never exist, so the item is never work."""
     CODE = "code_changed"
     CONFIG = "config_changed"
     UPSTREAM_DATA = "upstream_data_changed"
@@ -83,6 +85,13 @@ class Verdict:
     status: Freshness
     causes: tuple[Cause, ...] = ()
     provenance_version: str | None = None
+
+    @property
+    def is_blocked_by_definition(self) -> bool:
+        """Blocked because its inputs can never exist: nothing any run could do."""
+        return self.status is Freshness.BLOCKED and any(
+            cause.kind is CauseKind.CANNOT_EXIST for cause in self.causes
+        )
 
     def explain(self) -> str:
         """The causes in one line, e.g. ``stale — code changed``."""
@@ -132,6 +141,8 @@ class ItemFacts:
     blocked: str | None = None
     breakdown: Breakdown | None = None
     """What the current code version is made of, to name what changed."""
+    blocked_by_definition: bool = False
+    """``blocked`` says why its inputs can never exist (not that one is missing)."""
 
 
 def judge(facts: ItemFacts) -> Verdict:
@@ -175,7 +186,8 @@ def _unexplained(facts: ItemFacts) -> Cause:
 def _without_recorded_versions(facts: ItemFacts) -> Verdict | None:
     """Blocked and failed items are judged before any version is compared."""
     if facts.blocked is not None:
-        return Verdict(Freshness.BLOCKED, (Cause(CauseKind.BLOCKED, facts.blocked),))
+        kind = CauseKind.CANNOT_EXIST if facts.blocked_by_definition else CauseKind.BLOCKED
+        return Verdict(Freshness.BLOCKED, (Cause(kind, facts.blocked),))
     if facts.recorded is not None and facts.recorded.latest_failed:
         return Verdict(Freshness.FAILED, (Cause(CauseKind.FAILED, "the newest attempt failed"),))
     if facts.recorded is not None and facts.recorded.lost:
