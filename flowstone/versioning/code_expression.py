@@ -16,7 +16,7 @@ import sys
 from types import ModuleType
 from typing import Final, NamedTuple
 
-from flowstone.versioning.code_constant import canonical_constant
+from flowstone.versioning.code_constant import Canonical, canonical_constant
 from flowstone.versioning.code_source import find_binding
 
 _ENVIRONMENT_NAMES: Final = frozenset({"environ", "environb", "getenv", "getenvb"})
@@ -25,10 +25,16 @@ _MAX_IMPORTS: Final = 16
 
 
 class Expression(NamedTuple):
-    """The form of one constant's defining expression, and whether it reads the environment."""
+    """The form of one constant's defining expression, and whether it reads the environment.
+
+    ``literal`` is the canonical form of the value the source spells out when the expression
+    is a plain literal (``["a", "b"]``, ``{"x": 1}``): what the module sets the name to, however
+    the value has been changed since.
+    """
 
     form: str
     reads_environment: bool
+    literal: Canonical | None = None
 
 
 def constant_expression(module: ModuleType, name: str) -> Expression | None:
@@ -65,7 +71,16 @@ def _expression(module: ModuleType, node: ast.expr) -> Expression:
             canonical = canonical_constant(members[name]) if name in members else None
             if canonical is not None:
                 values.append(f"{name}={canonical!r}")
-    return Expression(repr([ast.dump(node), values]), reads_environment)
+    return Expression(repr([ast.dump(node), values]), reads_environment, _literal(node))
+
+
+def _literal(node: ast.expr) -> Canonical | None:
+    """The canonical form of a plain literal's value; evaluates nothing but literals."""
+    try:
+        value = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return canonical_constant(value)
 
 
 def _is_environment(node: ast.AST) -> bool:

@@ -2,8 +2,11 @@
 
 The hash covers the function's normalised AST (docstrings, its decorators and comments removed)
 and, transitively, the normalised source of the project-local functions and classes it refers to
-plus the module-level constants it reads: plain values by their canonical form, anything else
-(and anything read from the environment) by the source of its defining expression. The standard
+plus the module-level constants it reads: immutable plain values by their canonical form,
+anything else (and anything read from the environment) by the source of its defining expression.
+A value that can change while the program runs (a list, set or dict, or a name the walked code
+rebinds through ``global``/``nonlocal``) never counts by its current value: an asset appending to
+a list it closes over, in one thread, must not change the version another thread sees. The standard
 library, installed packages and flowstone itself are left out: they change with installs, not
 with edits. Everything is named by module and qualified name, never by file path, so moving the
 project folder keeps every version. Parsing is cached per code object; names are resolved again
@@ -16,11 +19,12 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any, Final
 
 from flowstone.errors import FlowstoneWarning
 from flowstone.versioning.code_analysis import analyse_class, analyse_function
-from flowstone.versioning.code_constant import canonical_constant
+from flowstone.versioning.code_constant import Canonical, canonical_constant, is_container
 from flowstone.versioning.code_expression import constant_expression
 from flowstone.versioning.code_reference import (
     Definition,
@@ -100,37 +104,60 @@ def _collect_entries(root: Definition) -> tuple[list[_Entry], set[str]]:
     seen = {id(root)}
     entries: set[_Entry] = set()
     classes: set[str] = set()
+    values: list[Reference] = []
     pending = [root]
     while pending:
         for reference in iter_references(pending.pop()):
             target = as_definition(reference.value)
             if target is None:
-                constant = _constant_entry(reference, project)
-                if constant is not None:
-                    entries.add(constant)
+                values.append(reference)
             elif id(target) not in seen and is_project_definition(target, project):
                 seen.add(id(target))
                 pending.append(target)
                 entries.add((qualified_name(target), "definition", _digest(target)))
                 if isinstance(target, type):
                     classes.add(qualified_name(target))
+    # a name that any walked code rebinds is state wherever it is read
+    written = {reference.label for reference in values if reference.written}
+    for reference in values:
+        if (entry := _constant_entry(reference, project, reference.label in written)) is not None:
+            entries.add(entry)
     return sorted(entries), classes
 
 
-def _constant_entry(reference: Reference, project: str) -> _Entry | None:
-    """The entry of a plain constant read from project code, else None."""
+def _constant_entry(reference: Reference, project: str, written: bool) -> _Entry | None:
+    """The entry of a constant read from project code, else None.
+
+    Only an immutable value that no walked code rebinds counts by its current value: anything
+    else (a list the asset appends to, a counter it bumps through ``nonlocal``) can change while
+    the program runs, so a module constant counts by its source and a closure cell not at all.
+    """
     if reference.module is not None and not is_project_module(reference.module, project):
         return None
-    canonical = canonical_constant(reference.value)
+    value = None if written else canonical_constant(reference.value, immutable=True)
     module_name, _, name = reference.label.partition(":")
     module = reference.module or sys.modules.get(module_name)
     if module is None or not name.isidentifier():  # a closure cell, default or class member
-        return None if canonical is None else (reference.label, "constant", repr(canonical))
+        return None if value is None else (reference.label, "constant", repr(value))
+    return _module_entry(reference, module, name, value)
+
+
+def _module_entry(
+    reference: Reference, module: ModuleType, name: str, value: Canonical | None
+) -> _Entry | None:
+    """A module constant: by its source when that reads the environment or the value may have
+    changed since (the literal it spells out, else its expression), by ``value`` otherwise."""
     expression = constant_expression(module, name)
-    if expression is not None and (canonical is None or expression.reads_environment):
+    if expression is not None and expression.reads_environment:
         return (reference.label, "expression", expression.form)
-    if canonical is not None:
-        return (reference.label, "constant", repr(canonical))
+    if value is not None:
+        return (reference.label, "constant", repr(value))
+    if expression is not None and expression.literal is not None:
+        return (reference.label, "constant", repr(expression.literal))
+    if expression is not None:
+        return (reference.label, "expression", expression.form)
+    if is_container(reference.value):  # set through globals(), say: only its type is code
+        return (reference.label, "state", type(reference.value).__qualname__)
     _warn_unreadable(reference.label)
     return None
 
@@ -141,7 +168,7 @@ def _warn_unreadable(label: str) -> None:
         "constant, so edits to it will go unnoticed. Define it with a plain assignment in the "
         "module's source, or pass code_version= to @asset to version the asset explicitly.",
         FlowstoneWarning,
-        stacklevel=4,
+        stacklevel=5,
     )
 
 
