@@ -5,7 +5,8 @@ value to hash, so its form is the normalised AST of the expression that defines 
 through ``from .module import NAME`` to the module that assigns it, plus the plain values of the
 module-level names the expression reads (so ``re.compile(WORD)`` sees ``WORD``). An expression
 that reads the environment (``os.environ``, ``os.getenv``) is versioned by its text only: a new
-environment is not new code. Reads source files; executes nothing.
+environment is not new code. A closure cell is followed the same way to the literal its
+enclosing function assigns it. Reads source files; executes nothing.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from __future__ import annotations
 import ast
 import importlib.util
 import sys
-from types import ModuleType
+from types import FunctionType, ModuleType
 from typing import Final, NamedTuple
 
 from flowstone.versioning.code_constant import Canonical, canonical_constant
-from flowstone.versioning.code_source import find_binding
+from flowstone.versioning.code_source import find_binding, find_cell_binding
 
 _ENVIRONMENT_NAMES: Final = frozenset({"environ", "environb", "getenv", "getenvb"})
 _MAX_IMPORTS: Final = 16
@@ -49,6 +50,13 @@ def constant_expression(module: ModuleType, name: str) -> Expression | None:
         alias = next(item for item in binding.names if (item.asname or item.name) == name)
         module, name = source, alias.name
     return None
+
+
+def cell_literal(fn: FunctionType, name: str) -> Canonical | None:
+    """The plain literal that the function enclosing ``fn`` assigns its closure cell ``name``
+    (``calls = []``), whatever the cell holds now; None when no one literal does."""
+    binding = find_cell_binding(fn, name)
+    return None if binding is None else _literal(binding)
 
 
 def _imported_module(module: ModuleType, binding: ast.ImportFrom) -> ModuleType | None:

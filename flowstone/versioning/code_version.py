@@ -19,13 +19,13 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Callable
-from types import ModuleType
+from types import FunctionType, ModuleType
 from typing import Any, Final
 
 from flowstone.errors import FlowstoneWarning
 from flowstone.versioning.code_analysis import analyse_class, analyse_function
 from flowstone.versioning.code_constant import Canonical, canonical_constant, is_container
-from flowstone.versioning.code_expression import constant_expression
+from flowstone.versioning.code_expression import cell_literal, constant_expression
 from flowstone.versioning.code_reference import (
     Definition,
     Reference,
@@ -104,13 +104,14 @@ def _collect_entries(root: Definition) -> tuple[list[_Entry], set[str]]:
     seen = {id(root)}
     entries: set[_Entry] = set()
     classes: set[str] = set()
-    values: list[Reference] = []
+    values: list[tuple[Definition, Reference]] = []
     pending = [root]
     while pending:
-        for reference in iter_references(pending.pop()):
+        reader = pending.pop()
+        for reference in iter_references(reader):
             target = as_definition(reference.value)
             if target is None:
-                values.append(reference)
+                values.append((reader, reference))
             elif id(target) not in seen and is_project_definition(target, project):
                 seen.add(id(target))
                 pending.append(target)
@@ -118,19 +119,22 @@ def _collect_entries(root: Definition) -> tuple[list[_Entry], set[str]]:
                 if isinstance(target, type):
                     classes.add(qualified_name(target))
     # a name that any walked code rebinds is state wherever it is read
-    written = {reference.label for reference in values if reference.written}
-    for reference in values:
-        if (entry := _constant_entry(reference, project, reference.label in written)) is not None:
+    written = {reference.label for _, reference in values if reference.written}
+    for reader, reference in values:
+        entry = _constant_entry(reader, reference, project, written=reference.label in written)
+        if entry is not None:
             entries.add(entry)
     return sorted(entries), classes
 
 
-def _constant_entry(reference: Reference, project: str, written: bool) -> _Entry | None:
+def _constant_entry(
+    reader: Definition, reference: Reference, project: str, *, written: bool
+) -> _Entry | None:
     """The entry of a constant read from project code, else None.
 
     Only an immutable value that no walked code rebinds counts by its current value: anything
     else (a list the asset appends to, a counter it bumps through ``nonlocal``) can change while
-    the program runs, so a module constant counts by its source and a closure cell not at all.
+    the program runs, so it counts by the literal its source assigns, if any.
     """
     if reference.module is not None and not is_project_module(reference.module, project):
         return None
@@ -138,8 +142,22 @@ def _constant_entry(reference: Reference, project: str, written: bool) -> _Entry
     module_name, _, name = reference.label.partition(":")
     module = reference.module or sys.modules.get(module_name)
     if module is None or not name.isidentifier():  # a closure cell, default or class member
-        return None if value is None else (reference.label, "constant", repr(value))
+        return _local_entry(reader, reference, value)
     return _module_entry(reference, module, name, value)
+
+
+def _local_entry(
+    reader: Definition, reference: Reference, value: Canonical | None
+) -> _Entry | None:
+    """A closure cell, default or class member: its value when immutable and not rebound, else
+    the literal the enclosing function assigns a cell; else nothing (a factory's argument)."""
+    if value is not None:
+        return (reference.label, "constant", repr(value))
+    _, closure, name = reference.label.rpartition(":<closure>:")
+    if not closure or not isinstance(reader, FunctionType):
+        return None
+    literal = cell_literal(reader, name)
+    return None if literal is None else (reference.label, "constant", repr(literal))
 
 
 def _module_entry(
