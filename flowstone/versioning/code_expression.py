@@ -76,10 +76,22 @@ def _expression(module: ModuleType, node: ast.expr) -> Expression:
     values: list[str] = []
     if not reads_environment:
         for name in names:
-            canonical = canonical_constant(members[name]) if name in members else None
+            canonical = _read_value(module, members, name)
             if canonical is not None:
                 values.append(f"{name}={canonical!r}")
     return Expression(repr([ast.dump(node), values]), reads_environment, _literal(node))
+
+
+def _read_value(module: ModuleType, members: dict[str, object], name: str) -> Canonical | None:
+    """A name an expression reads: its value when immutable, else the literal the module
+    assigns it (a list may have changed since), else nothing."""
+    if name not in members:
+        return None
+    canonical = canonical_constant(members[name], immutable=True)
+    if canonical is not None:
+        return canonical
+    binding = find_binding(module, name)
+    return _literal(binding) if isinstance(binding, ast.expr) else None
 
 
 def _literal(node: ast.expr) -> Canonical | None:

@@ -4,7 +4,7 @@ A function is cut out of its file by the lines its bytecode spans, which needs n
 few shapes that misses (a lambda, a body of only a docstring) go through ``inspect``. A class is
 found by qualified name in its file's parsed tree, which is kept while ``linecache`` holds the
 same lines. Reads source files through ``linecache`` (re-checked, so an edited and reloaded module
-is read afresh); never executes anything.
+is read afresh); never executes anything. Parses one at a time, so threads can version at once.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import ast
 import inspect
 import linecache
 import sys
+import threading
 from collections.abc import Iterator
 from types import CodeType, FunctionType, ModuleType
 from typing import Any, Final, TypeAlias
@@ -21,6 +22,9 @@ DefinitionNode: TypeAlias = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDe
 
 _SCOPES: Final = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _BLOCK_PARTS: Final = (ast.stmt, ast.excepthandler, ast.match_case)
+
+_PARSING: Final = threading.Lock()
+"""Held while parsing: see ``_parse``."""
 
 _TREES: dict[str, tuple[list[str], ast.Module]] = {}
 """Parsed files by name, with the ``linecache`` lines they came from (a new list means an edit)."""
@@ -175,13 +179,29 @@ def _parse_block(lines: list[str]) -> list[ast.stmt] | None:
     indented = text[:1] in (" ", "\t")
     try:
         # "if 1:" keeps multi-line strings intact, where dedenting would miss or change them
-        tree = ast.parse(f"if 1:\n{text}" if indented else text)
+        tree = _parse(f"if 1:\n{text}" if indented else text)
     except (SyntaxError, ValueError):
         return None
     if indented:
         block = tree.body[0]
         return block.body if isinstance(block, ast.If) else None
     return tree.body
+
+
+def _parse(text: str) -> ast.Module:
+    """``ast.parse``, one thread at a time.
+
+    Python 3.11 counts the depth of the tree it builds in one counter per interpreter, so a
+    thread that parses while another is building a tree (a garbage collection can switch threads
+    there) makes the other fail with a spurious ``SystemError`` ("AST constructor recursion depth
+    mismatch"). A parse outside flowstone can still meet one of ours: that error says nothing
+    about the source, so it is retried once.
+    """
+    with _PARSING:
+        try:
+            return ast.parse(text)
+        except SystemError:
+            return ast.parse(text)
 
 
 def _node_from_inspect(fn: FunctionType, name: str) -> DefinitionNode | None:

@@ -7,6 +7,8 @@ other computes its version, so such state must not reach the version.
 
 from __future__ import annotations
 
+import ast
+import gc
 import importlib
 import os
 import subprocess
@@ -35,6 +37,8 @@ COLUMNS = ["city", "amount"]
 TAGS = {"north", "south", "east", "west"}
 SEEN = []
 PATTERN = re.compile(r"\\d+")
+WORDS = ["north", "south"]
+MATCHER = re.compile("|".join(WORDS))
 TOTAL = 0
 
 
@@ -61,8 +65,10 @@ def make(factor):
         calls.append(len(rows))
         by_city.update({row: len(calls) for row in rows})
         SEEN.append(rows)
+        WORDS.append("up")
         clean = lambda text: text.strip()
-        return [Row(clean(row), scale(len(row))) for row in rows if row in TAGS], COLUMNS, PATTERN
+        kept = [Row(clean(row), scale(len(row))) for row in rows if row in TAGS]
+        return kept, COLUMNS, PATTERN, MATCHER
 
     return asset
 '''
@@ -128,6 +134,7 @@ def test_state_the_asset_changes_in_its_module_keeps_its_version(module: Module)
         ("SEEN = []", "SEEN = [1]"),
         ("TOTAL = 0", "TOTAL = 10"),
         ("RATE = 3", "RATE = 4"),
+        ('WORDS = ["north", "south"]', 'WORDS = ["north"]'),
         ("    calls = []", "    calls = [0]"),
         ("    by_city = {}", '    by_city = {"north": 0}'),
         ("    count = 0", "    count = 1"),
@@ -177,10 +184,74 @@ def test_threads_running_the_asset_while_others_version_it_agree(module: Module)
 
         def version_or_run(index: int, asset: Callable[..., Any] = asset) -> str:
             if index % 2:
-                asset(["north", f"row{index}"])  # changes calls, count, SEEN and TOTAL
+                asset(["north", f"row{index}"])  # changes its cells, SEEN, WORDS and TOTAL
             return compute_code_version(asset)
 
         assert _at_once(version_or_run) == [expected] * THREADS
+
+
+def _deep(depth: int, work: Callable[[], object]) -> object:
+    """``work()`` called ``depth`` frames down: a parse there starts from another depth."""
+    return work() if depth == 0 else _deep(depth - 1, work)
+
+
+@pytest.mark.parametrize("other", ["another code version", "a parse outside flowstone"])
+def test_a_parse_in_another_thread_midway_through_ours_changes_nothing(
+    module: Module, other: str
+) -> None:
+    """Forces the interleaving: a collection that starts while the versioning thread builds a
+    tree pauses it there until another thread has parsed (or, for flowstone's own parses, has
+    had the time to), which used to fail the first with a spurious SystemError."""
+    expected = compute_code_version(module.load().make(2))
+    later = module.load().make(3)
+    asset = module.load().make(2)  # loaded last: nothing of this copy is parsed yet
+    work: Callable[[], object] = (
+        (lambda: compute_code_version(later))
+        if other == "another code version"
+        else (lambda: ast.parse("rows = [1, 2, 3]\n" * 5))
+    )
+    started, parsed = threading.Event(), threading.Event()
+    armed = [True]
+
+    def pause_once(phase: str, info: dict[str, int]) -> None:
+        if phase != "start" or not armed[0] or threading.current_thread().name != "versioning":
+            return
+        if sys._getframe(1).f_code is ast.parse.__code__:  # inside a parse, building the tree
+            armed[0] = False
+            started.set()
+            parsed.wait(0.5)  # flowstone's own parse waits for ours to end: this stops waiting
+
+    def parse_in_between() -> None:
+        started.wait()
+        _deep(40, work)
+        parsed.set()
+
+    results: list[object] = []
+    threshold = gc.get_threshold()
+    gc.callbacks.append(pause_once)
+    gc.set_threshold(1)
+    try:
+        between = threading.Thread(target=parse_in_between)
+        between.start()
+        versioning = threading.Thread(
+            target=lambda: results.append(_outcome(lambda: compute_code_version(asset))),
+            name="versioning",
+        )
+        versioning.start()
+        versioning.join()
+        started.set()
+        between.join()
+    finally:
+        gc.set_threshold(*threshold)
+        gc.callbacks.remove(pause_once)
+    assert not armed[0] and results == [expected]
+
+
+def _outcome(work: Callable[[], str]) -> str | Exception:
+    try:
+        return work()
+    except Exception as exc:  # shown by the assertion
+        return exc
 
 
 def test_the_same_source_gives_the_same_version_under_other_hash_seeds(module: Module) -> None:
