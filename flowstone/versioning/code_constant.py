@@ -53,11 +53,6 @@ def canonical_constant(value: object, *, immutable: bool = False) -> Canonical |
     return _canonical(value, _Walk(_FROZEN if immutable else _CONTAINERS), 0)
 
 
-def is_container(value: object) -> bool:
-    """Whether ``value`` is a plain tuple, list, set, frozenset or dict, without reading it."""
-    return type(value) in _CONTAINERS
-
-
 @dataclass(slots=True)
 class _Walk:
     """What one canonical form may contain, and the containers being walked (by id)."""

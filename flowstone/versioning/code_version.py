@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from flowstone.errors import FlowstoneWarning
 from flowstone.versioning.code_analysis import analyse_class, analyse_function
-from flowstone.versioning.code_constant import Canonical, canonical_constant, is_container
+from flowstone.versioning.code_constant import Canonical, canonical_constant
 from flowstone.versioning.code_expression import cell_literal, constant_expression
 from flowstone.versioning.code_reference import (
     Definition,
@@ -132,25 +132,38 @@ def _constant_entry(
 ) -> _Entry | None:
     """The entry of a constant read from project code, else None.
 
-    Only an immutable value that no walked code rebinds counts by its current value: anything
-    else (a list the asset appends to, a counter it bumps through ``nonlocal``) can change while
-    the program runs, so it counts by the literal its source assigns, if any.
+    An immutable value that no walked code rebinds counts by its current value. A value that
+    can change while the program runs (a list the asset appends to, a counter it bumps through
+    ``nonlocal``) counts by the literal its source assigns; only when the source spells out no
+    value (a factory's argument) does a changeable value count by what it holds now: a version
+    that moves with state costs a recomputation, one blind to an edit a wrong skip.
     """
     if reference.module is not None and not is_project_module(reference.module, project):
         return None
     value = None if written else canonical_constant(reference.value, immutable=True)
     module_name, _, name = reference.label.partition(":")
     module = reference.module or sys.modules.get(module_name)
-    if module is None or not name.isidentifier():  # a closure cell, default or class member
-        return _local_entry(reader, reference, value)
-    return _module_entry(reference, module, name, value)
+    local = module is None or not name.isidentifier()  # a closure cell, default or class member
+    if local:
+        entry = _local_entry(reader, reference, value)
+    else:
+        assert module is not None
+        entry = _module_entry(reference, module, name, value)
+    if entry is not None or written:
+        return entry
+    current = canonical_constant(reference.value)
+    if current is not None:
+        return (reference.label, "constant", repr(current))
+    if not local:
+        _warn_unreadable(reference.label)
+    return None
 
 
 def _local_entry(
     reader: Definition, reference: Reference, value: Canonical | None
 ) -> _Entry | None:
     """A closure cell, default or class member: its value when immutable and not rebound, else
-    the literal the enclosing function assigns a cell; else nothing (a factory's argument)."""
+    the literal the enclosing function assigns a cell; else None."""
     if value is not None:
         return (reference.label, "constant", repr(value))
     _, closure, name = reference.label.rpartition(":<closure>:")
@@ -174,9 +187,6 @@ def _module_entry(
         return (reference.label, "constant", repr(expression.literal))
     if expression is not None:
         return (reference.label, "expression", expression.form)
-    if is_container(reference.value):  # set through globals(), say: only its type is code
-        return (reference.label, "state", type(reference.value).__qualname__)
-    _warn_unreadable(reference.label)
     return None
 
 
