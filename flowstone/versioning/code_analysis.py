@@ -9,6 +9,7 @@ classes). Never resolves a name: that is ``code_reference``'s job.
 from __future__ import annotations
 
 import ast
+import dis
 import warnings
 import weakref
 from collections.abc import Callable
@@ -37,6 +38,9 @@ _STOP: Final = object()
 _IGNORED_FIELDS: Final = frozenset({"ctx", "kind", "type_comment"})
 """Fields that say nothing the tree does not: load/store follows from a name's place, a string's
 ``u`` prefix means nothing, and type comments are never parsed."""
+_GLOBAL_WRITES: Final = frozenset({"STORE_GLOBAL", "DELETE_GLOBAL"})
+_CELL_WRITES: Final = frozenset({"STORE_DEREF", "DELETE_DEREF"})
+"""Instructions that rebind a global or a closure cell: what they rebind is run-time state."""
 _READ_KINDS: Final = frozenset({ast.Name, ast.Attribute})
 _GETTERS: dict[type[ast.AST], Callable[[ast.AST], tuple[object, ...]]] = {}
 """How to read each AST node type's fields, filled as types are met."""
@@ -48,12 +52,15 @@ class SourceAnalysis:
 
     ``chains`` holds only names that can refer to globals or closure cells (never a local
     variable of a function), sorted. ``readable`` is False when the digest had to come from
-    bytecode or member names because the source could not be read.
+    bytecode or member names because the source could not be read. ``written`` holds the
+    globals and closure cells the code itself assigns or deletes (``global``/``nonlocal``): their
+    values are run-time state, not code.
     """
 
     digest: str
     chains: tuple[Chain, ...]
     readable: bool = True
+    written: frozenset[str] = frozenset()
 
 
 _FUNCTIONS: weakref.WeakKeyDictionary[CodeType, SourceAnalysis] = weakref.WeakKeyDictionary()
@@ -73,7 +80,9 @@ def analyse_function(fn: FunctionType) -> SourceAnalysis:
             serialised, chains = _serialise(node)
             readable = _readable_names(code)
             chains = tuple(chain for chain in chains if chain[0] in readable)
-            known = SourceAnalysis(hash_struct(["function", serialised]), chains)
+            known = SourceAnalysis(
+                hash_struct(["function", serialised]), chains, written=_written_names(code)
+            )
         _FUNCTIONS[code] = known
     return known
 
@@ -116,6 +125,26 @@ def _readable_names(code: CodeType) -> frozenset[str]:
         inner = nested.pop()
         names.update(inner.co_names)
         nested.extend(const for const in inner.co_consts if isinstance(const, CodeType))
+    return frozenset(names)
+
+
+def _written_names(code: CodeType) -> frozenset[str]:
+    """Globals and closure cells that the code, or code nested in it, assigns or deletes.
+
+    A cell counts only when it comes from outside (a free variable of ``code``): the code's own
+    locals that nested functions share are not names a code version looks up.
+    """
+    names: set[str] = set()
+    pending = [code]
+    while pending:
+        current = pending.pop()
+        for instruction in dis.get_instructions(current):
+            name = instruction.argval
+            if instruction.opname in _GLOBAL_WRITES or (
+                instruction.opname in _CELL_WRITES and name in code.co_freevars
+            ):
+                names.add(str(name))
+        pending.extend(const for const in current.co_consts if isinstance(const, CodeType))
     return frozenset(names)
 
 
@@ -234,7 +263,8 @@ def _has_docstring(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) 
 def _analyse_bytecode(code: CodeType) -> SourceAnalysis:
     """Bytecode, names and constants: stable for one Python version, blind to source edits."""
     chains = tuple(sorted((name,) for name in _readable_names(code)))
-    return SourceAnalysis(hash_struct(["bytecode", _code_form(code)]), chains, readable=False)
+    digest = hash_struct(["bytecode", _code_form(code)])
+    return SourceAnalysis(digest, chains, readable=False, written=_written_names(code))
 
 
 def _code_form(code: CodeType) -> Canonical:

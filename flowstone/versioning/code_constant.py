@@ -3,13 +3,16 @@
 Only plain values count: numbers, strings, bytes, booleans, ``None`` and tuples, lists, sets,
 frozensets and dicts of them. Sets are sorted and dicts ordered by key, so neither insertion order
 nor ``PYTHONHASHSEED`` changes a form. Anything else (instances, modules, subclasses of the plain
-types such as enums) has no form here; ``code_expression`` versions those by their source. Pure:
-no I/O.
+types such as enums) has no form here; ``code_expression`` versions those by their source. A code
+version asks for immutable values only (``immutable=True``): a list, set or dict can be changed
+while the program runs, by the asset itself or another thread, so its current value is state, not
+code. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any, Final, TypeAlias
 
 Canonical: TypeAlias = "list[str | Canonical]"
@@ -30,48 +33,62 @@ _SCALARS: Final[dict[type, Callable[[Any], str]]] = {
 
 _SEQUENCES: Final = (tuple, list)
 _SETS: Final = (set, frozenset)
+_CONTAINERS: Final = (*_SEQUENCES, *_SETS, dict)
+_FROZEN: Final = (tuple, frozenset)
 
 
-def canonical_constant(value: object) -> Canonical | None:
+def canonical_constant(value: object, *, immutable: bool = False) -> Canonical | None:
     """The canonical form of ``value``, or None when it is not a plain constant.
+
+    With ``immutable``, a value that holds a list, set or dict anywhere has no form either.
 
     Example:
         >>> canonical_constant((1, "a"))
         ['tuple', ['int', '0x1'], ['str', 'a']]
         >>> canonical_constant(object()) is None
         True
+        >>> canonical_constant((1, []), immutable=True) is None
+        True
     """
-    return _canonical(value, set(), 0)
+    return _canonical(value, _Walk(_FROZEN if immutable else _CONTAINERS), 0)
 
 
-def _canonical(value: object, active: set[int], depth: int) -> Canonical | None:
+@dataclass(slots=True)
+class _Walk:
+    """What one canonical form may contain, and the containers being walked (by id)."""
+
+    containers: tuple[type, ...]
+    active: set[int] = field(default_factory=set)
+
+
+def _canonical(value: object, walk: _Walk, depth: int) -> Canonical | None:
     kind = type(value)
     scalar = _SCALARS.get(kind)
     if scalar is not None:
         return [kind.__name__, scalar(value)]
-    if depth >= _MAX_DEPTH or id(value) in active or kind not in (*_SEQUENCES, *_SETS, dict):
+    if depth >= _MAX_DEPTH or id(value) in walk.active or kind not in walk.containers:
         return None
     # ids only guard against self-containing values; they are never part of a form
-    active.add(id(value))
+    walk.active.add(id(value))
     try:
-        items = _canonical_items(value, active, depth + 1)
+        items = _canonical_items(value, walk, depth + 1)
     finally:
-        active.discard(id(value))
+        walk.active.discard(id(value))
     return None if items is None else [kind.__name__, *items]
 
 
-def _canonical_items(value: Any, active: set[int], depth: int) -> list[Canonical] | None:
+def _canonical_items(value: Any, walk: _Walk, depth: int) -> list[Canonical] | None:
     """Items in a canonical order: sequences keep theirs, sets and dicts are sorted.
 
     Sorted by ``repr``, which is deterministic for forms (nested lists of strings) and quick.
     """
     if isinstance(value, dict):
         pairs = _all_or_none(
-            _pair(_canonical(key, active, depth), _canonical(item, active, depth))
+            _pair(_canonical(key, walk, depth), _canonical(item, walk, depth))
             for key, item in value.items()
         )
         return None if pairs is None else sorted(pairs, key=repr)
-    items = _all_or_none(_canonical(item, active, depth) for item in value)
+    items = _all_or_none(_canonical(item, walk, depth) for item in value)
     if items is None or isinstance(value, _SEQUENCES):
         return items
     return sorted(items, key=repr)

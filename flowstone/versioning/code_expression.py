@@ -5,7 +5,8 @@ value to hash, so its form is the normalised AST of the expression that defines 
 through ``from .module import NAME`` to the module that assigns it, plus the plain values of the
 module-level names the expression reads (so ``re.compile(WORD)`` sees ``WORD``). An expression
 that reads the environment (``os.environ``, ``os.getenv``) is versioned by its text only: a new
-environment is not new code. Reads source files; executes nothing.
+environment is not new code. A closure cell is followed the same way to the literal its
+enclosing function assigns it. Reads source files; executes nothing.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from __future__ import annotations
 import ast
 import importlib.util
 import sys
-from types import ModuleType
+from types import FunctionType, ModuleType
 from typing import Final, NamedTuple
 
-from flowstone.versioning.code_constant import canonical_constant
-from flowstone.versioning.code_source import find_binding
+from flowstone.versioning.code_constant import Canonical, canonical_constant
+from flowstone.versioning.code_source import find_binding, find_cell_binding
 
 _ENVIRONMENT_NAMES: Final = frozenset({"environ", "environb", "getenv", "getenvb"})
 _MAX_IMPORTS: Final = 16
@@ -25,10 +26,16 @@ _MAX_IMPORTS: Final = 16
 
 
 class Expression(NamedTuple):
-    """The form of one constant's defining expression, and whether it reads the environment."""
+    """The form of one constant's defining expression, and whether it reads the environment.
+
+    ``literal`` is the canonical form of the value the source spells out when the expression
+    is a plain literal (``["a", "b"]``, ``{"x": 1}``): what the module sets the name to, however
+    the value has been changed since.
+    """
 
     form: str
     reads_environment: bool
+    literal: Canonical | None = None
 
 
 def constant_expression(module: ModuleType, name: str) -> Expression | None:
@@ -43,6 +50,13 @@ def constant_expression(module: ModuleType, name: str) -> Expression | None:
         alias = next(item for item in binding.names if (item.asname or item.name) == name)
         module, name = source, alias.name
     return None
+
+
+def cell_literal(fn: FunctionType, name: str) -> Canonical | None:
+    """The plain literal that the function enclosing ``fn`` assigns its closure cell ``name``
+    (``calls = []``), whatever the cell holds now; None when no one literal does."""
+    binding = find_cell_binding(fn, name)
+    return None if binding is None else _literal(binding)
 
 
 def _imported_module(module: ModuleType, binding: ast.ImportFrom) -> ModuleType | None:
@@ -62,10 +76,31 @@ def _expression(module: ModuleType, node: ast.expr) -> Expression:
     values: list[str] = []
     if not reads_environment:
         for name in names:
-            canonical = canonical_constant(members[name]) if name in members else None
+            canonical = _read_value(module, members, name)
             if canonical is not None:
                 values.append(f"{name}={canonical!r}")
-    return Expression(repr([ast.dump(node), values]), reads_environment)
+    return Expression(repr([ast.dump(node), values]), reads_environment, _literal(node))
+
+
+def _read_value(module: ModuleType, members: dict[str, object], name: str) -> Canonical | None:
+    """A name an expression reads: its value when immutable, else the literal the module
+    assigns it (a list may have changed since), else nothing."""
+    if name not in members:
+        return None
+    canonical = canonical_constant(members[name], immutable=True)
+    if canonical is not None:
+        return canonical
+    binding = find_binding(module, name)
+    return _literal(binding) if isinstance(binding, ast.expr) else None
+
+
+def _literal(node: ast.expr) -> Canonical | None:
+    """The canonical form of a plain literal's value; evaluates nothing but literals."""
+    try:
+        value = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return canonical_constant(value)
 
 
 def _is_environment(node: ast.AST) -> bool:

@@ -41,11 +41,13 @@ class Reference(NamedTuple):
 
     ``label`` names it without any file path (``"helpers:RATE"``); ``module`` is the module a
     chain went through to reach it, None when it came from the definition's own scope.
+    ``written`` is True when the definition itself rebinds the name (``global``/``nonlocal``).
     """
 
     label: str
     value: object
     module: ModuleType | None
+    written: bool = False
 
 
 def qualified_name(definition: Definition) -> str:
@@ -62,9 +64,10 @@ def iter_references(definition: Definition) -> Iterator[Reference]:
     code = definition.__code__
     cells = dict(zip(code.co_freevars, definition.__closure__ or (), strict=True))
     scope = _Scope(definition.__globals__, cells, str(definition.__module__), label)
-    for chain in analyse_function(definition).chains:
+    analysis = analyse_function(definition)
+    for chain in analysis.chains:
         if (reference := scope.resolve(chain)) is not None:
-            yield reference
+            yield reference._replace(written=chain[0] in analysis.written)
     for index, default in enumerate(definition.__defaults__ or ()):
         yield Reference(f"{label}:<default>:{index}", default, None)
     for name, default in sorted((definition.__kwdefaults__ or {}).items()):

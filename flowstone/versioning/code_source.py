@@ -4,7 +4,7 @@ A function is cut out of its file by the lines its bytecode spans, which needs n
 few shapes that misses (a lambda, a body of only a docstring) go through ``inspect``. A class is
 found by qualified name in its file's parsed tree, which is kept while ``linecache`` holds the
 same lines. Reads source files through ``linecache`` (re-checked, so an edited and reloaded module
-is read afresh); never executes anything.
+is read afresh); never executes anything. Parses one at a time, so threads can version at once.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import ast
 import inspect
 import linecache
 import sys
+import threading
 from collections.abc import Iterator
 from types import CodeType, FunctionType, ModuleType
 from typing import Any, Final, TypeAlias
@@ -21,6 +22,9 @@ DefinitionNode: TypeAlias = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDe
 
 _SCOPES: Final = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _BLOCK_PARTS: Final = (ast.stmt, ast.excepthandler, ast.match_case)
+
+_PARSING: Final = threading.Lock()
+"""Held while parsing: see ``_parse``."""
 
 _TREES: dict[str, tuple[list[str], ast.Module]] = {}
 """Parsed files by name, with the ``linecache`` lines they came from (a new list means an edit)."""
@@ -76,6 +80,71 @@ def find_binding(module: ModuleType, name: str) -> ast.expr | ast.ImportFrom | N
     return found
 
 
+def find_cell_binding(fn: FunctionType, name: str) -> ast.expr | None:
+    """The value that the function enclosing ``fn`` gives its closure cell ``name``.
+
+    None unless the innermost enclosing function binding ``name`` does so exactly once, with a
+    plain ``name = ...`` (a parameter, a loop variable or a second assignment has no one value
+    in the source). Nested functions rebinding the cell through ``nonlocal`` are not counted:
+    that is the program running, not its code.
+    """
+    module = sys.modules.get(str(fn.__module__))
+    filename = getattr(module, "__file__", None)
+    if module is None or not isinstance(filename, str):
+        return None
+    statements = _module_tree(module, filename)
+    parts = fn.__qualname__.split(".")
+    for end in reversed([index for index, part in enumerate(parts) if part == "<locals>"]):
+        scope = _find_by_qualified_name(statements, parts[:end])
+        if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return None
+        stores = list(_iter_stores(scope, name))
+        if stores:
+            single = stores[0] if len(stores) == 1 else None
+            return single.value if isinstance(single, (ast.Assign, ast.AnnAssign)) else None
+    return None
+
+
+def _iter_stores(scope: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> Iterator[ast.AST]:
+    """What binds ``name`` in ``scope`` itself: parameters and statements, not nested scopes.
+
+    Yields the parameter, the plain assignment statement, or the bound name node for any other
+    binding (``for``, ``with``, ``+=``, ``nonlocal``...); nothing when the scope never binds it.
+    """
+    arguments = scope.args
+    every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+    every += [argument for argument in (arguments.vararg, arguments.kwarg) if argument]
+    yield from (argument for argument in every if argument.arg == name)
+    pending: list[ast.AST] = list(scope.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (*_SCOPES, ast.Lambda)):
+            if isinstance(node, _SCOPES) and node.name == name:
+                yield node
+            continue
+        if _is_plain_assignment(node, name):
+            yield node
+            continue
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load) and node.id == name:
+            yield node
+        elif isinstance(node, (ast.Nonlocal, ast.Global)) and name in node.names:
+            yield node
+        pending.extend(ast.iter_child_nodes(node))
+
+
+def _is_plain_assignment(node: ast.AST, name: str) -> bool:
+    """``name = value`` or ``name: type = value``, with ``name`` its only target."""
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+        return len(targets) == 1 and isinstance(targets[0], ast.Name) and targets[0].id == name
+    return (
+        isinstance(node, ast.AnnAssign)
+        and node.value is not None
+        and isinstance(node.target, ast.Name)
+        and node.target.id == name
+    )
+
+
 def _module_tree(module: ModuleType, filename: str) -> list[ast.stmt]:
     """The top-level statements of ``module``'s file, parsed once per version of its lines."""
     lines = _source_lines(filename, vars(module))
@@ -110,13 +179,29 @@ def _parse_block(lines: list[str]) -> list[ast.stmt] | None:
     indented = text[:1] in (" ", "\t")
     try:
         # "if 1:" keeps multi-line strings intact, where dedenting would miss or change them
-        tree = ast.parse(f"if 1:\n{text}" if indented else text)
+        tree = _parse(f"if 1:\n{text}" if indented else text)
     except (SyntaxError, ValueError):
         return None
     if indented:
         block = tree.body[0]
         return block.body if isinstance(block, ast.If) else None
     return tree.body
+
+
+def _parse(text: str) -> ast.Module:
+    """``ast.parse``, one thread at a time.
+
+    Python 3.11 counts the depth of the tree it builds in one counter per interpreter, so a
+    thread that parses while another is building a tree (a garbage collection can switch threads
+    there) makes the other fail with a spurious ``SystemError`` ("AST constructor recursion depth
+    mismatch"). A parse outside flowstone can still meet one of ours: that error says nothing
+    about the source, so it is retried once.
+    """
+    with _PARSING:
+        try:
+            return ast.parse(text)
+        except SystemError:
+            return ast.parse(text)
 
 
 def _node_from_inspect(fn: FunctionType, name: str) -> DefinitionNode | None:

@@ -2,8 +2,11 @@
 
 The hash covers the function's normalised AST (docstrings, its decorators and comments removed)
 and, transitively, the normalised source of the project-local functions and classes it refers to
-plus the module-level constants it reads: plain values by their canonical form, anything else
-(and anything read from the environment) by the source of its defining expression. The standard
+plus the module-level constants it reads: immutable plain values by their canonical form,
+anything else (and anything read from the environment) by the source of its defining expression.
+A value that can change while the program runs (a list, set or dict, or a name the walked code
+rebinds through ``global``/``nonlocal``) never counts by its current value: an asset appending to
+a list it closes over, in one thread, must not change the version another thread sees. The standard
 library, installed packages and flowstone itself are left out: they change with installs, not
 with edits. Everything is named by module and qualified name, never by file path, so moving the
 project folder keeps every version. Parsing is cached per code object; names are resolved again
@@ -16,12 +19,13 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Callable
+from types import FunctionType, ModuleType
 from typing import Any, Final
 
 from flowstone.errors import FlowstoneWarning
 from flowstone.versioning.code_analysis import analyse_class, analyse_function
-from flowstone.versioning.code_constant import canonical_constant
-from flowstone.versioning.code_expression import constant_expression
+from flowstone.versioning.code_constant import Canonical, canonical_constant
+from flowstone.versioning.code_expression import cell_literal, constant_expression
 from flowstone.versioning.code_reference import (
     Definition,
     Reference,
@@ -100,38 +104,89 @@ def _collect_entries(root: Definition) -> tuple[list[_Entry], set[str]]:
     seen = {id(root)}
     entries: set[_Entry] = set()
     classes: set[str] = set()
+    values: list[tuple[Definition, Reference]] = []
     pending = [root]
     while pending:
-        for reference in iter_references(pending.pop()):
+        reader = pending.pop()
+        for reference in iter_references(reader):
             target = as_definition(reference.value)
             if target is None:
-                constant = _constant_entry(reference, project)
-                if constant is not None:
-                    entries.add(constant)
+                values.append((reader, reference))
             elif id(target) not in seen and is_project_definition(target, project):
                 seen.add(id(target))
                 pending.append(target)
                 entries.add((qualified_name(target), "definition", _digest(target)))
                 if isinstance(target, type):
                     classes.add(qualified_name(target))
+    # a name that any walked code rebinds is state wherever it is read
+    written = {reference.label for _, reference in values if reference.written}
+    for reader, reference in values:
+        entry = _constant_entry(reader, reference, project, written=reference.label in written)
+        if entry is not None:
+            entries.add(entry)
     return sorted(entries), classes
 
 
-def _constant_entry(reference: Reference, project: str) -> _Entry | None:
-    """The entry of a plain constant read from project code, else None."""
+def _constant_entry(
+    reader: Definition, reference: Reference, project: str, *, written: bool
+) -> _Entry | None:
+    """The entry of a constant read from project code, else None.
+
+    An immutable value that no walked code rebinds counts by its current value. A value that
+    can change while the program runs (a list the asset appends to, a counter it bumps through
+    ``nonlocal``) counts by the literal its source assigns; only when the source spells out no
+    value (a factory's argument) does a changeable value count by what it holds now: a version
+    that moves with state costs a recomputation, one blind to an edit a wrong skip.
+    """
     if reference.module is not None and not is_project_module(reference.module, project):
         return None
-    canonical = canonical_constant(reference.value)
+    value = None if written else canonical_constant(reference.value, immutable=True)
     module_name, _, name = reference.label.partition(":")
     module = reference.module or sys.modules.get(module_name)
-    if module is None or not name.isidentifier():  # a closure cell, default or class member
-        return None if canonical is None else (reference.label, "constant", repr(canonical))
+    local = module is None or not name.isidentifier()  # a closure cell, default or class member
+    if local:
+        entry = _local_entry(reader, reference, value)
+    else:
+        assert module is not None
+        entry = _module_entry(reference, module, name, value)
+    if entry is not None or written:
+        return entry
+    current = canonical_constant(reference.value)
+    if current is not None:
+        return (reference.label, "constant", repr(current))
+    if not local:
+        _warn_unreadable(reference.label)
+    return None
+
+
+def _local_entry(
+    reader: Definition, reference: Reference, value: Canonical | None
+) -> _Entry | None:
+    """A closure cell, default or class member: its value when immutable and not rebound, else
+    the literal the enclosing function assigns a cell; else None."""
+    if value is not None:
+        return (reference.label, "constant", repr(value))
+    _, closure, name = reference.label.rpartition(":<closure>:")
+    if not closure or not isinstance(reader, FunctionType):
+        return None
+    literal = cell_literal(reader, name)
+    return None if literal is None else (reference.label, "constant", repr(literal))
+
+
+def _module_entry(
+    reference: Reference, module: ModuleType, name: str, value: Canonical | None
+) -> _Entry | None:
+    """A module constant: by its source when that reads the environment or the value may have
+    changed since (the literal it spells out, else its expression), by ``value`` otherwise."""
     expression = constant_expression(module, name)
-    if expression is not None and (canonical is None or expression.reads_environment):
+    if expression is not None and expression.reads_environment:
         return (reference.label, "expression", expression.form)
-    if canonical is not None:
-        return (reference.label, "constant", repr(canonical))
-    _warn_unreadable(reference.label)
+    if value is not None:
+        return (reference.label, "constant", repr(value))
+    if expression is not None and expression.literal is not None:
+        return (reference.label, "constant", repr(expression.literal))
+    if expression is not None:
+        return (reference.label, "expression", expression.form)
     return None
 
 
@@ -141,7 +196,7 @@ def _warn_unreadable(label: str) -> None:
         "constant, so edits to it will go unnoticed. Define it with a plain assignment in the "
         "module's source, or pass code_version= to @asset to version the asset explicitly.",
         FlowstoneWarning,
-        stacklevel=4,
+        stacklevel=5,
     )
 
 
