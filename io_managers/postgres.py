@@ -31,7 +31,7 @@ from io_managers.postgres_layout import (
     SQL_TYPES,
     VALUES,
     AddColumn,
-    ColumnType,
+    AlterColumnType,
     Rows,
     build_value,
     canonical_json,
@@ -43,6 +43,15 @@ from io_managers.postgres_layout import (
     hash_rows,
 )
 from io_managers.postgres_pandas import FrameRefusal
+from io_managers.postgres_widening import (
+    EXACT_LIMIT,
+    TableType,
+    Widening,
+    WideningRefusal,
+    plan_columns,
+    refuse_inexact,
+    restore_types,
+)
 
 _PICKLE_PROTOCOL: Final = 5
 UNDEFINED_TABLE: Final = "42P01"
@@ -191,7 +200,8 @@ class PostgresIOManager:
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._lock_id(None))))
             conn.execute(sa.schema.CreateSchema(self._schema, if_not_exists=True))
             self._metadata.create_all(conn)
-            conn.execute(AddColumn(self._values, self._values.c.logical_schema, if_missing=True))
+            for column in (self._values.c.logical_schema, self._values.c.column_types):
+                conn.execute(AddColumn(self._values, column, if_missing=True))
             self._ready = True
 
     def _lock_id(self, asset_key: AssetKey | None) -> int:
@@ -228,14 +238,19 @@ class PostgresIOManager:
         self._checked_tables.discard(table.name)
         return False
 
-    def _table(self, name: str, columns: Mapping[str, ColumnType]) -> sa.Table:
+    def _table(self, name: str, columns: Mapping[str, TableType]) -> sa.Table:
+        """The asset's table as the catalog records it; ``info["types"]`` holds its types."""
         digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
         table = sa.Table(
             name,
             sa.MetaData(schema=self._schema),
             sa.Column("_partition", sa.Text, nullable=False),
             sa.Column("_row", sa.BigInteger, nullable=False),
-            *(sa.Column(column, SQL_TYPES[kind]) for column, kind in columns.items()),
+            *(
+                sa.Column(column, SQL_TYPES["text" if kind == "unknown" else kind])
+                for column, kind in columns.items()
+            ),
+            info={"types": dict(columns)},
         )
         sa.Index(f"_flowstone_ix_{digest}", table.c._partition, table.c._row)
         return table
@@ -249,6 +264,7 @@ class PostgresIOManager:
             "columns": list(rows.columns),
             "row_count": len(rows.records),
             "logical_schema": rows.schema,
+            "column_types": dict(zip(rows.columns, rows.types, strict=True)),
             "checksum": hash_rows(rows.columns, rows.records, rows.schema),
         }
 
@@ -265,8 +281,11 @@ class PostgresIOManager:
                 f"its table name {name!r} already belongs to asset {found.asset_key!r}",
                 "Rename one of the two assets or give one of them another schema.",
             )
-        existing: dict[str, ColumnType] = dict(found.columns) if found is not None else {}
-        columns = _merge_columns(ctx, existing, rows)
+        existing: dict[str, TableType] = dict(found.columns) if found is not None else {}
+        try:
+            columns, widenings = plan_columns(existing, rows)
+        except WideningRefusal as exc:
+            raise _refusal(ctx, exc) from exc
         table = self._table(name, columns)
         created = found is None or not self._table_exists(conn, table, cached=True)
         if created:  # a new asset, or one whose table was dropped behind the catalog's back
@@ -277,10 +296,22 @@ class PostgresIOManager:
         elif columns != existing:
             for column in columns.keys() - existing.keys() if not created else ():
                 conn.execute(AddColumn(table, table.c[column]))
+            for widening in widenings if not created else ():
+                self._widen(conn, ctx, table, widening)
             conn.execute(
                 sa.update(catalog).where(catalog.c.asset_key == key).values(columns=columns)
             )
         return table
+
+    def _widen(self, conn: Connection, ctx: IOContext, table: sa.Table, widening: Widening) -> None:
+        """Change a column's type in this transaction, unless a stored value would change."""
+        column = table.c[widening.column]
+        if widening.check_exact:
+            inexact = sa.select(table.c._partition).where(sa.func.abs(column) > EXACT_LIMIT)
+            partition = conn.execute(inexact.limit(1)).scalar()
+            if partition is not None:
+                raise _refusal(ctx, refuse_inexact(widening.column, partition))
+        conn.execute(AlterColumnType(table, column))
 
     def _upsert_entry(self, conn: Connection, ctx: IOContext, entry: dict[str, Any]) -> None:
         record = {
@@ -290,6 +321,7 @@ class PostgresIOManager:
             "columns": None,
             "row_count": None,
             "logical_schema": None,
+            "column_types": None,
             **entry,
         }
         statement = postgresql.insert(self._values).values(
@@ -332,6 +364,7 @@ class PostgresIOManager:
                 partition_key=ctx.partition_key,
             ) from exc
         records = [dict(zip(columns, row, strict=True)) for row in found]
+        restore_types(records, entry["column_types"] or {}, table.info["types"])
         schema = entry["logical_schema"]
         self._verify(ctx, hash_rows(columns, records, schema), entry["checksum"])
         try:
@@ -400,24 +433,6 @@ def _sqlstate(exc: DBAPIError) -> str | None:
     return code if isinstance(code, str) else None
 
 
-def _merge_columns(
-    ctx: IOContext, existing: dict[str, ColumnType], rows: Rows
-) -> dict[str, ColumnType]:
-    """The table's columns after adding these rows' columns; a changed type is refused."""
-    merged = dict(existing)
-    for column, kind in zip(rows.columns, rows.types, strict=True):
-        have = merged.get(column)
-        if have is None:
-            merged[column] = kind or "text"
-        elif kind is not None and kind != have:
-            raise _error(
-                ctx,
-                f"column {column!r} now holds {kind} values but the table stores {have}",
-                "Keep the column's type, or store the asset under a new key.",
-            )
-    return merged
-
-
 def _parse_url(url: str) -> URL:
     """The URL with the psycopg driver; errors never repeat it, as it may hold a password."""
     try:
@@ -432,6 +447,10 @@ def _parse_url(url: str) -> URL:
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
+
+
+def _refusal(ctx: IOContext, exc: WideningRefusal) -> IOManagerError:
+    return _error(ctx, exc.what, f"Nothing was written; {exc.fix[0].lower()}{exc.fix[1:]}.")
 
 
 def _error(ctx: IOContext, what: str, fix: str) -> IOManagerError:
