@@ -71,16 +71,23 @@ class PostgresIOManager:
         url: a SQLAlchemy URL (``postgresql+psycopg://user@host/db``); its password is never shown.
         schema: where the tables live; created when first needed.
         binary: pickle non-tabular values instead of storing them as JSON.
+        pool_size: connections kept open, one per worker thread that saves or loads at once.
 
     Raises:
         IOManagerError: the URL is malformed or not a PostgreSQL URL.
     """
 
-    def __init__(self, url: str, *, schema: str = "flowstone", binary: bool = False) -> None:
+    def __init__(
+        self, url: str, *, schema: str = "flowstone", binary: bool = False, pool_size: int = 16
+    ) -> None:
         self._url = _parse_url(url)
         self._schema = schema
         self._binary = binary
-        self._engine = sa.create_engine(self._url, pool_pre_ping=True)
+        # No ping before every checkout (a round trip per save): a connection the server closed
+        # fails one save, and that failure discards the pool, so the next save reconnects.
+        self._engine = sa.create_engine(
+            self._url, pool_size=pool_size, max_overflow=0, pool_recycle=1800
+        )
         driver = self._engine.dialect.dbapi  # COPY raises the driver's errors, not SQLAlchemy's
         self._driver_error: type[Exception] = driver.Error if driver else SQLAlchemyError
         self._metadata = sa.MetaData(schema=schema)
@@ -90,6 +97,11 @@ class PostgresIOManager:
         self._checked_tables: set[str] = set()
         """Tables this instance created or found: a save looks a table up only the first time,
         and again once a load or ``exists`` found it dropped (a save then creates it again)."""
+        self._known: dict[AssetKey, sa.Table] = {}
+        """Each asset's table as this instance last saw it in the catalog: a save whose rows fit
+        it needs no catalog look-up, and takes the asset's lock shared (see ``_begin_save``)."""
+        self._shapes: dict[tuple[str, tuple[tuple[str, TableType], ...]], sa.Table] = {}
+        """One ``Table`` per name and columns, so its statements are compiled only once."""
 
     def __repr__(self) -> str:
         return f"PostgresIOManager({self._location()!r}, schema={self._schema!r})"
@@ -117,22 +129,33 @@ class PostgresIOManager:
                 f"it cannot be stored faithfully: {str(exc).rstrip('.')}",
                 "Nothing was written; fix the column and save again.",
             ) from exc
-        entry = self._encode(ctx, value) if rows is None else None
-        with self._transaction(ctx, "written") as conn:
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._lock_id(ctx.asset_key))))
-            old_table = self._registered_table(conn, ctx.asset_key)
-            if old_table is not None and self._table_exists(conn, old_table, cached=True):
-                partition = old_table.c._partition == encode_key(ctx.partition_key)
-                conn.execute(sa.delete(old_table).where(partition))
-            if rows is not None:
-                entry = self._insert_rows(conn, ctx, rows)
-            assert entry is not None
-            self._upsert_entry(conn, ctx, entry)
+        encoded = self._encode(ctx, value) if rows is None else None
+        try:
+            entry = self._save_once(ctx, rows, encoded)
+        except _StaleTable:  # another process changed the asset's table: read it this time
+            entry = self._save_once(ctx, rows, encoded)
         table_name = compute_table_name(ctx.asset_key) if rows is not None else VALUES
         stored = {"uri": self._uri(ctx, table_name), "data_version": entry["checksum"]}
         if rows is not None:
             stored["rows"] = len(rows.records)
         return {**stored, "format": entry["format"]}
+
+    def _save_once(
+        self, ctx: IOContext, rows: Rows | None, encoded: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """One save transaction; returns the value-table entry it wrote."""
+        try:
+            with self._transaction(ctx, "written") as conn:
+                table = self._begin_save(conn, ctx, rows)
+                if rows is not None:
+                    assert table is not None
+                    encoded = self._insert_rows(conn, ctx, table, rows)
+                assert encoded is not None
+                self._upsert_entry(conn, ctx, encoded)
+        except (_StaleTable, IOManagerError):
+            self._known.pop(ctx.asset_key, None)  # the next save reads the catalog
+            raise
+        return encoded
 
     def load(self, ctx: IOContext) -> Any:
         """Return the stored value after checking it against its recorded checksum.
@@ -204,8 +227,10 @@ class PostgresIOManager:
                 conn.execute(AddColumn(self._values, column, if_missing=True))
             self._ready = True
 
-    def _lock_id(self, asset_key: AssetKey | None) -> int:
+    def _lock_id(self, asset_key: AssetKey | None, partition_key: str | None = None) -> int:
         name = f"flowstone.postgres\x00{self._schema}\x00{asset_key or ''}"
+        if partition_key is not None:
+            name += f"\x00{partition_key}"
         digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).digest()
         return int.from_bytes(digest[:8], "big", signed=True)
 
@@ -215,6 +240,54 @@ class PostgresIOManager:
             values.c.asset_key == encode_key(str(ctx.asset_key)),
             values.c.partition_key == encode_key(ctx.partition_key),
         )
+
+    def _begin_save(self, conn: Connection, ctx: IOContext, rows: Rows | None) -> sa.Table | None:
+        """Lock, delete the partition's old rows and return the table for the new ones.
+
+        Only a save that changes the asset's table (creates, adds or widens a column) or its
+        catalog entry takes the asset's lock exclusively; the others take it shared plus the
+        partition's own lock, so partitions of one asset are saved in parallel.
+        """
+        known = self._known.get(ctx.asset_key)
+        if rows is None or (known is not None and _fits(known, rows)):
+            self._lock_shared(conn, ctx, known)
+            old = known if known is not None else self._registered_table(conn, ctx.asset_key)
+            table = known
+        else:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._lock_id(ctx.asset_key))))
+            old = self._registered_table(conn, ctx.asset_key)
+            table = None
+        if old is not None and self._table_exists(conn, old, cached=True):
+            conn.execute(self._delete_partition(old), {"partition": encode_key(ctx.partition_key)})
+        if rows is not None and table is None:
+            table = self._prepare_table(conn, ctx, rows)
+            self._known[ctx.asset_key] = table
+        return table
+
+    def _lock_shared(self, conn: Connection, ctx: IOContext, known: sa.Table | None) -> None:
+        """Take the asset's lock shared and the partition's exclusively; check ``known``.
+
+        Raises:
+            _StaleTable: the catalog no longer describes ``known`` (another process changed it).
+        """
+        locks = (
+            sa.func.pg_advisory_xact_lock_shared(self._lock_id(ctx.asset_key)),
+            sa.func.pg_advisory_xact_lock(self._lock_id(ctx.asset_key, ctx.partition_key)),
+        )
+        if known is None:
+            conn.execute(sa.select(*locks))
+            return
+        tables, where = self._tables, self._tables.c.table_name == known.name
+        catalog = (
+            sa.select(tables.c.asset_key).where(where).scalar_subquery(),
+            sa.select(tables.c.columns).where(where).scalar_subquery(),
+        )  # read in the statement that takes the locks: no extra round trip
+        found = conn.execute(sa.select(*locks, *catalog)).one()
+        if (found[2], found[3]) != (encode_key(str(ctx.asset_key)), known.info["types"]):
+            raise _StaleTable
+
+    def _delete_partition(self, table: sa.Table) -> sa.Delete:
+        return sa.delete(table).where(table.c._partition == sa.bindparam("partition"))
 
     def _registered_table(self, conn: Connection, asset_key: AssetKey) -> sa.Table | None:
         found = conn.execute(
@@ -235,11 +308,21 @@ class PostgresIOManager:
         if conn.execute(sa.select(sa.func.to_regclass(name))).scalar() is not None:
             self._checked_tables.add(table.name)
             return True
-        self._checked_tables.discard(table.name)
+        self._forget(table.name)
         return False
+
+    def _forget(self, table_name: str) -> None:
+        """Forget what this instance knew of a table found dropped: the next save looks it up."""
+        self._checked_tables.discard(table_name)
+        for asset_key, table in list(self._known.items()):
+            if table.name == table_name:
+                self._known.pop(asset_key, None)
 
     def _table(self, name: str, columns: Mapping[str, TableType]) -> sa.Table:
         """The asset's table as the catalog records it; ``info["types"]`` holds its types."""
+        shape = (name, tuple(columns.items()))
+        if (cached := self._shapes.get(shape)) is not None:
+            return cached
         digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
         table = sa.Table(
             name,
@@ -253,10 +336,11 @@ class PostgresIOManager:
             info={"types": dict(columns)},
         )
         sa.Index(f"_flowstone_ix_{digest}", table.c._partition, table.c._row)
-        return table
+        return self._shapes.setdefault(shape, table)
 
-    def _insert_rows(self, conn: Connection, ctx: IOContext, rows: Rows) -> dict[str, Any]:
-        table = self._prepare_table(conn, ctx, rows)
+    def _insert_rows(
+        self, conn: Connection, ctx: IOContext, table: sa.Table, rows: Rows
+    ) -> dict[str, Any]:
         copy_rows(conn, table, encode_key(ctx.partition_key), rows)
         return {
             "format": "table",
@@ -355,7 +439,7 @@ class PostgresIOManager:
         except DBAPIError as exc:  # no look-up before every read: the error says it was dropped
             if _sqlstate(exc) != UNDEFINED_TABLE:
                 raise
-            self._checked_tables.discard(table.name)
+            self._forget(table.name)
             raise MissingOutputError(
                 f"No value is stored for {_where(ctx)}: its table {table.name!r} in "
                 f"{self._location()} schema {self._schema!r} was dropped. Materialize the asset "
@@ -431,6 +515,19 @@ def _sqlstate(exc: DBAPIError) -> str | None:
     """The SQLSTATE code of a driver error (psycopg 3 and psycopg2 name it differently)."""
     code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
     return code if isinstance(code, str) else None
+
+
+class _StaleTable(Exception):
+    """The asset's table changed since this instance saw it: save again on the exclusive path."""
+
+
+def _fits(table: sa.Table, rows: Rows) -> bool:
+    """Whether ``rows`` go into ``table`` as it is: no new column, no widening."""
+    try:
+        columns, widenings = plan_columns(table.info["types"], rows)
+    except WideningRefusal:
+        return False  # the exclusive path reads the catalog again and refuses with the details
+    return not widenings and columns == table.info["types"]
 
 
 def _parse_url(url: str) -> URL:
