@@ -7,6 +7,7 @@ throw-away schema, including a property over generated drifting lists of dicts.
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pandas as pd
@@ -177,3 +178,32 @@ def test_generated_drifting_partitions_load_as_saved_or_are_refused() -> None:
                 assert typed(manager.load(context(partition, asset))) == typed(rows)
 
         check()
+
+
+@pytest.mark.postgres
+def test_a_table_widened_by_another_manager_is_read_again() -> None:
+    with open_postgres_manager() as manager:
+        other = PostgresIOManager(postgres_base_url(), schema=manager._schema)
+        try:
+            manager.save(context("a"), [{"price": 1, "note": None}])
+            other.save(context("b"), [{"price": 0.5, "note": "x", "extra": True}])
+            manager.save(context("c"), [{"price": 2, "note": None}])  # its table is stale
+            manager.save(context("d"), [{"price": 3, "note": "y", "extra": False}])
+        finally:
+            other.close()
+        assert catalog_types(manager) == {"price": "double", "note": "text", "extra": "boolean"}
+        assert typed(manager.load(context("c"))) == typed([{"price": 2, "note": None}])
+        assert manager.load(context("b")) == [{"price": 0.5, "note": "x", "extra": True}]
+
+
+@pytest.mark.postgres
+def test_partitions_saved_from_many_threads_while_a_column_widens() -> None:
+    def rows(number: int) -> list[dict[str, Any]]:
+        price = number + 0.5 if number % 7 == 3 else number
+        return [{"id": number, "price": price, "row": row} for row in range(20)]
+
+    with open_postgres_manager() as manager, ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: manager.save(context(f"p{n}"), rows(n)), range(40)))
+        list(pool.map(lambda n: manager.save(context(f"p{n}"), rows(n)), range(0, 40, 3)))
+        for number in range(40):
+            assert typed(manager.load(context(f"p{number}"))) == typed(rows(number))
