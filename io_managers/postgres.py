@@ -146,12 +146,10 @@ class PostgresIOManager:
         """One save transaction; returns the value-table entry it wrote."""
         try:
             with self._transaction(ctx, "written") as conn:
-                table = self._begin_save(conn, ctx, rows)
-                if rows is not None:
-                    assert table is not None
-                    encoded = self._insert_rows(conn, ctx, table, rows)
+                stale, table = self._begin_save(conn, ctx, rows)
+                encoded = encoded if rows is None else _entry_of(rows)
                 assert encoded is not None
-                self._upsert_entry(conn, ctx, encoded)
+                self._write(conn, ctx, encoded, stale=stale, table=table, rows=rows)
         except (_StaleTable, IOManagerError):
             self._known.pop(ctx.asset_key, None)  # the next save reads the catalog
             raise
@@ -241,8 +239,13 @@ class PostgresIOManager:
             values.c.partition_key == encode_key(ctx.partition_key),
         )
 
-    def _begin_save(self, conn: Connection, ctx: IOContext, rows: Rows | None) -> sa.Table | None:
-        """Lock, delete the partition's old rows and return the table for the new ones.
+    def _begin_save(
+        self, conn: Connection, ctx: IOContext, rows: Rows | None
+    ) -> tuple[sa.Table | None, sa.Table | None]:
+        """Lock; return the table still holding the partition's old rows and the one for new rows.
+
+        The old rows are deleted here before a table changes (a widening must not count them), else
+        in the statement that writes the entry, to save a round trip.
 
         Only a save that changes the asset's table (creates, adds or widens a column) or its
         catalog entry takes the asset's lock exclusively; the others take it shared plus the
@@ -257,12 +260,41 @@ class PostgresIOManager:
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._lock_id(ctx.asset_key))))
             old = self._registered_table(conn, ctx.asset_key)
             table = None
-        if old is not None and self._table_exists(conn, old, cached=True):
-            conn.execute(self._delete_partition(old), {"partition": encode_key(ctx.partition_key)})
+        if old is not None and not self._table_exists(conn, old, cached=True):
+            old = None
         if rows is not None and table is None:
+            if old is not None:
+                conn.execute(
+                    self._delete_partition(old), {"partition": encode_key(ctx.partition_key)}
+                )
+                old = None
             table = self._prepare_table(conn, ctx, rows)
             self._known[ctx.asset_key] = table
-        return table
+        return old, table
+
+    def _write(
+        self,
+        conn: Connection,
+        ctx: IOContext,
+        entry: dict[str, Any],
+        *,
+        stale: sa.Table | None,
+        table: sa.Table | None,
+        rows: Rows | None,
+    ) -> None:
+        """Delete the old rows and upsert the entry in one statement, then ``COPY`` the rows.
+
+        ``COPY`` even for one row: a multi-row ``INSERT`` built per save costs more to compile
+        than the round trip it saves.
+        """
+        partition = encode_key(ctx.partition_key)
+        statement = self._upsert_statement(ctx, entry)
+        if stale is not None:
+            old_rows = sa.delete(stale).where(stale.c._partition == partition)
+            statement = statement.add_cte(old_rows.cte("old_rows"))
+        conn.execute(statement)
+        if rows is not None and table is not None:
+            copy_rows(conn, table, partition, rows)
 
     def _lock_shared(self, conn: Connection, ctx: IOContext, known: sa.Table | None) -> None:
         """Take the asset's lock shared and the partition's exclusively; check ``known``.
@@ -338,20 +370,6 @@ class PostgresIOManager:
         sa.Index(f"_flowstone_ix_{digest}", table.c._partition, table.c._row)
         return self._shapes.setdefault(shape, table)
 
-    def _insert_rows(
-        self, conn: Connection, ctx: IOContext, table: sa.Table, rows: Rows
-    ) -> dict[str, Any]:
-        copy_rows(conn, table, encode_key(ctx.partition_key), rows)
-        return {
-            "format": "table",
-            "value_type": rows.value_type,
-            "columns": list(rows.columns),
-            "row_count": len(rows.records),
-            "logical_schema": rows.schema,
-            "column_types": dict(zip(rows.columns, rows.types, strict=True)),
-            "checksum": hash_rows(rows.columns, rows.records, rows.schema),
-        }
-
     def _prepare_table(self, conn: Connection, ctx: IOContext, rows: Rows) -> sa.Table:
         """The asset's table, created or widened for these rows; refuses a name clash."""
         name, key = compute_table_name(ctx.asset_key), encode_key(str(ctx.asset_key))
@@ -397,7 +415,8 @@ class PostgresIOManager:
                 raise _refusal(ctx, refuse_inexact(widening.column, partition))
         conn.execute(AlterColumnType(table, column))
 
-    def _upsert_entry(self, conn: Connection, ctx: IOContext, entry: dict[str, Any]) -> None:
+    def _upsert_statement(self, ctx: IOContext, entry: dict[str, Any]) -> Any:
+        """Insert or replace the (asset, partition) entry; a plain value clears the row fields."""
         record = {
             "value": None,
             "value_bytes": None,
@@ -413,15 +432,15 @@ class PostgresIOManager:
             partition_key=encode_key(ctx.partition_key),
             **record,
         )
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=[self._values.c.asset_key, self._values.c.partition_key],
-                set_=record,
-            )
+        return statement.on_conflict_do_update(
+            index_elements=[self._values.c.asset_key, self._values.c.partition_key],
+            set_={name: statement.excluded[name] for name in record},
         )
 
     def _load_rows(self, conn: Connection, ctx: IOContext, entry: sa.RowMapping) -> Any:
-        table = self._registered_table(conn, ctx.asset_key)
+        table = self._known.get(ctx.asset_key)
+        if table is None or not set(entry["columns"]) <= set(table.c.keys()):
+            table = self._registered_table(conn, ctx.asset_key)
         if table is None:
             raise _error(
                 ctx,
@@ -448,7 +467,7 @@ class PostgresIOManager:
                 partition_key=ctx.partition_key,
             ) from exc
         records = [dict(zip(columns, row, strict=True)) for row in found]
-        restore_types(records, entry["column_types"] or {}, table.info["types"])
+        restore_types(records, entry["column_types"] or {})
         schema = entry["logical_schema"]
         self._verify(ctx, hash_rows(columns, records, schema), entry["checksum"])
         try:
@@ -515,6 +534,19 @@ def _sqlstate(exc: DBAPIError) -> str | None:
     """The SQLSTATE code of a driver error (psycopg 3 and psycopg2 name it differently)."""
     code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
     return code if isinstance(code, str) else None
+
+
+def _entry_of(rows: Rows) -> dict[str, Any]:
+    """The value-table entry of rows."""
+    return {
+        "format": "table",
+        "value_type": rows.value_type,
+        "columns": list(rows.columns),
+        "row_count": len(rows.records),
+        "logical_schema": rows.schema,
+        "column_types": dict(zip(rows.columns, rows.types, strict=True)),
+        "checksum": hash_rows(rows.columns, rows.records, rows.schema),
+    }
 
 
 class _StaleTable(Exception):

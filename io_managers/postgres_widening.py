@@ -84,18 +84,17 @@ def refuse_inexact(column: str, partition: str) -> WideningRefusal:
     )
 
 
-def restore_types(
-    records: list[dict[str, Any]],
-    saved: Mapping[str, ColumnType | None],
-    table: Mapping[str, TableType],
-) -> None:
-    """Give integers back to a partition saved as ``bigint`` whose column is now ``double``."""
+def restore_types(records: list[dict[str, Any]], saved: Mapping[str, ColumnType | None]) -> None:
+    """Give integers back to a partition saved as ``bigint`` whose column is now ``double``.
+
+    It looks at the values, not the table, so a table widened since it was last looked up needs
+    no look-up: a float in a column saved as ``bigint`` can only come from a widening.
+    """
     widened = [column for column, kind in saved.items() if kind == "bigint"]
-    widened = [column for column in widened if table.get(column) == "double"]
     for record in records:
         for column in widened:
             value = record[column]
-            if value is not None:
+            if isinstance(value, float):
                 record[column] = int(value)
 
 
