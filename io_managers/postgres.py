@@ -11,7 +11,6 @@ bound parameters or as identifiers quoted by SQLAlchemy, never formatted into a 
 from __future__ import annotations
 
 import hashlib
-import json
 import pickle
 import threading
 from collections.abc import Iterator, Mapping
@@ -21,12 +20,13 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from flowstone.errors import IOManagerError, MissingOutputError
 from flowstone.io import IOContext
 from flowstone.keys import AssetKey
+from io_managers.postgres_entry import encode_value, entry_of
 from io_managers.postgres_layout import (
     SQL_TYPES,
     VALUES,
@@ -42,6 +42,15 @@ from io_managers.postgres_layout import (
     extract_rows,
     hash_rows,
 )
+from io_managers.postgres_message import (
+    build_error,
+    build_refusal,
+    describe_error,
+    describe_where,
+    format_location,
+    parse_url,
+    sqlstate,
+)
 from io_managers.postgres_pandas import FrameRefusal
 from io_managers.postgres_widening import (
     EXACT_LIMIT,
@@ -53,7 +62,6 @@ from io_managers.postgres_widening import (
     restore_types,
 )
 
-_PICKLE_PROTOCOL: Final = 5
 UNDEFINED_TABLE: Final = "42P01"
 """The SQLSTATE of a query on a table that does not exist (e.g. dropped by hand)."""
 
@@ -80,7 +88,7 @@ class PostgresIOManager:
     def __init__(
         self, url: str, *, schema: str = "flowstone", binary: bool = False, pool_size: int = 16
     ) -> None:
-        self._url = _parse_url(url)
+        self._url = parse_url(url)
         self._schema = schema
         self._binary = binary
         # No ping before every checkout (a round trip per save): a connection the server closed
@@ -124,12 +132,12 @@ class PostgresIOManager:
         try:
             rows = extract_rows(value)
         except FrameRefusal as exc:
-            raise _error(
+            raise build_error(
                 ctx,
                 f"it cannot be stored faithfully: {str(exc).rstrip('.')}",
                 "Nothing was written; fix the column and save again.",
             ) from exc
-        encoded = self._encode(ctx, value) if rows is None else None
+        encoded = encode_value(ctx, value, binary=self._binary) if rows is None else None
         try:
             entry = self._save_once(ctx, rows, encoded)
         except _StaleTable:  # another process changed the asset's table: read it this time
@@ -147,7 +155,7 @@ class PostgresIOManager:
         try:
             with self._transaction(ctx, "written") as conn:
                 stale, table = self._begin_save(conn, ctx, rows)
-                encoded = encoded if rows is None else _entry_of(rows)
+                encoded = encoded if rows is None else entry_of(rows)
                 assert encoded is not None
                 self._write(conn, ctx, encoded, stale=stale, table=table, rows=rows)
         except (_StaleTable, IOManagerError):
@@ -166,7 +174,7 @@ class PostgresIOManager:
             entry = conn.execute(self._entry_query(ctx)).mappings().first()
             if entry is None:
                 raise MissingOutputError(
-                    f"No value is stored for {_where(ctx)} in {self._location()} schema "
+                    f"No value is stored for {describe_where(ctx)} in {self._location()} schema "
                     f"{self._schema!r}. Materialize the asset before loading it.",
                     asset_key=ctx.asset_key,
                     partition_key=ctx.partition_key,
@@ -204,7 +212,7 @@ class PostgresIOManager:
                 with conn.begin():
                     yield conn
         except (SQLAlchemyError, self._driver_error) as exc:
-            raise _error(
+            raise build_error(
                 ctx,
                 f"the value could not be {action} in {self._location()} ({self._describe(exc)})",
                 "Check that the server is reachable and the user may write the schema "
@@ -378,7 +386,7 @@ class PostgresIOManager:
             sa.select(catalog.c.asset_key, catalog.c.columns).where(catalog.c.table_name == name)
         ).first()
         if found is not None and found.asset_key != key:
-            raise _error(
+            raise build_error(
                 ctx,
                 f"its table name {name!r} already belongs to asset {found.asset_key!r}",
                 "Rename one of the two assets or give one of them another schema.",
@@ -387,7 +395,7 @@ class PostgresIOManager:
         try:
             columns, widenings = plan_columns(existing, rows)
         except WideningRefusal as exc:
-            raise _refusal(ctx, exc) from exc
+            raise build_refusal(ctx, exc) from exc
         table = self._table(name, columns)
         created = found is None or not self._table_exists(conn, table, cached=True)
         if created:  # a new asset, or one whose table was dropped behind the catalog's back
@@ -412,7 +420,7 @@ class PostgresIOManager:
             inexact = sa.select(table.c._partition).where(sa.func.abs(column) > EXACT_LIMIT)
             partition = conn.execute(inexact.limit(1)).scalar()
             if partition is not None:
-                raise _refusal(ctx, refuse_inexact(widening.column, partition))
+                raise build_refusal(ctx, refuse_inexact(widening.column, partition))
         conn.execute(AlterColumnType(table, column))
 
     def _upsert_statement(self, ctx: IOContext, entry: dict[str, Any]) -> Any:
@@ -442,7 +450,7 @@ class PostgresIOManager:
         if table is None or not set(entry["columns"]) <= set(table.c.keys()):
             table = self._registered_table(conn, ctx.asset_key)
         if table is None:
-            raise _error(
+            raise build_error(
                 ctx,
                 "its rows are recorded but the asset's table is missing from the catalog",
                 "Materialize the asset again.",
@@ -456,11 +464,11 @@ class PostgresIOManager:
         try:
             found = conn.execute(query)
         except DBAPIError as exc:  # no look-up before every read: the error says it was dropped
-            if _sqlstate(exc) != UNDEFINED_TABLE:
+            if sqlstate(exc) != UNDEFINED_TABLE:
                 raise
             self._forget(table.name)
             raise MissingOutputError(
-                f"No value is stored for {_where(ctx)}: its table {table.name!r} in "
+                f"No value is stored for {describe_where(ctx)}: its table {table.name!r} in "
                 f"{self._location()} schema {self._schema!r} was dropped. Materialize the asset "
                 f"again.",
                 asset_key=ctx.asset_key,
@@ -473,80 +481,30 @@ class PostgresIOManager:
         try:
             return build_value(entry["value_type"], columns, records, schema)
         except ImportError as exc:
-            raise _error(
+            raise build_error(
                 ctx,
                 f"it was stored as a {entry['value_type']} value but that library is missing",
                 f"Install {entry['value_type']} to load it.",
             ) from exc
 
-    def _encode(self, ctx: IOContext, value: Any) -> dict[str, Any]:
-        """The value-table entry for a value that is not tabular."""
-        if self._binary:
-            try:
-                data = pickle.dumps(value, protocol=_PICKLE_PROTOCOL)
-            except Exception as exc:  # pickling runs arbitrary __reduce__ code
-                raise _error(
-                    ctx,
-                    f"a {type(value).__name__} value cannot be pickled ({exc})",
-                    "Return a picklable value.",
-                ) from exc
-            checksum = f"sha256:{hashlib.sha256(data).hexdigest()}"
-            return {"format": "pickle", "value_bytes": data, "checksum": checksum}
-        try:
-            json.dumps(value, allow_nan=False)
-            data = canonical_json(value)
-        except (TypeError, ValueError) as exc:
-            raise _error(
-                ctx,
-                f"a {type(value).__name__} value cannot be stored as JSON ({exc})",
-                "Return JSON data or a list of dicts, or create the manager with binary=True.",
-            ) from exc
-        checksum = f"sha256:{hashlib.sha256(data).hexdigest()}"
-        return {"format": "json", "value": value, "checksum": checksum}
-
     def _verify(self, ctx: IOContext, actual: str, recorded: str) -> None:
         if actual != recorded:
-            raise _error(
+            raise build_error(
                 ctx,
                 f"the stored value fails its checksum (recorded {recorded}, read {actual})",
                 "Materialize the asset again; if this repeats, something else edits the table.",
             )
 
+    def _location(self) -> str:
+        return format_location(self._url)
+
+    def _describe(self, exc: Exception) -> str:
+        return describe_error(self._url, exc)
+
     def _uri(self, ctx: IOContext, table_name: str) -> str:
         table = f"{quote(self._schema, safe='')}.{quote(table_name, safe='')}"
         asset, partition = quote(str(ctx.asset_key), safe=""), quote(ctx.partition_key, safe="")
         return f"{self._location()}#{table}?asset={asset}&partition={partition}"
-
-    def _location(self) -> str:
-        """The server and database, never the user or password."""
-        port = f":{self._url.port}" if self._url.port else ""
-        return f"postgresql://{self._url.host or 'localhost'}{port}/{self._url.database or ''}"
-
-    def _describe(self, exc: Exception) -> str:
-        """The first line of the driver's message, without the SQL, parameters or password."""
-        cause: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
-        text = f"{type(cause).__name__}: {(str(cause).strip().splitlines() or [''])[0]}"
-        password = self._url.password
-        return text.replace(str(password), "***") if password else text
-
-
-def _sqlstate(exc: DBAPIError) -> str | None:
-    """The SQLSTATE code of a driver error (psycopg 3 and psycopg2 name it differently)."""
-    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return code if isinstance(code, str) else None
-
-
-def _entry_of(rows: Rows) -> dict[str, Any]:
-    """The value-table entry of rows."""
-    return {
-        "format": "table",
-        "value_type": rows.value_type,
-        "columns": list(rows.columns),
-        "row_count": len(rows.records),
-        "logical_schema": rows.schema,
-        "column_types": dict(zip(rows.columns, rows.types, strict=True)),
-        "checksum": hash_rows(rows.columns, rows.records, rows.schema),
-    }
 
 
 class _StaleTable(Exception):
@@ -560,35 +518,3 @@ def _fits(table: sa.Table, rows: Rows) -> bool:
     except WideningRefusal:
         return False  # the exclusive path reads the catalog again and refuses with the details
     return not widenings and columns == table.info["types"]
-
-
-def _parse_url(url: str) -> URL:
-    """The URL with the psycopg driver; errors never repeat it, as it may hold a password."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        parsed = None
-    if parsed is None or parsed.get_backend_name() != "postgresql":
-        raise IOManagerError(
-            "PostgresIOManager needs a PostgreSQL URL; the url= given is not one (not shown, "
-            "it may hold a password). Give one like postgresql+psycopg://user@host/db."
-        )
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed
-
-
-def _refusal(ctx: IOContext, exc: WideningRefusal) -> IOManagerError:
-    return _error(ctx, exc.what, f"Nothing was written; {exc.fix[0].lower()}{exc.fix[1:]}.")
-
-
-def _error(ctx: IOContext, what: str, fix: str) -> IOManagerError:
-    return IOManagerError(
-        f"Cannot store or load {_where(ctx)}: {what}. {fix}",
-        asset_key=ctx.asset_key,
-        partition_key=ctx.partition_key,
-    )
-
-
-def _where(ctx: IOContext) -> str:
-    return f"asset {str(ctx.asset_key)!r}, partition {ctx.partition_key!r}"
