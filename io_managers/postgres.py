@@ -79,7 +79,8 @@ class PostgresIOManager:
         url: a SQLAlchemy URL (``postgresql+psycopg://user@host/db``); its password is never shown.
         schema: where the tables live; created when first needed.
         binary: pickle non-tabular values instead of storing them as JSON.
-        pool_size: connections kept open, one per worker thread that saves or loads at once.
+        pool_size: connections kept open, one per worker thread that saves or loads at once
+            (as many more open for a burst beyond it, then close).
 
     Raises:
         IOManagerError: the URL is malformed or not a PostgreSQL URL.
@@ -94,7 +95,7 @@ class PostgresIOManager:
         # No ping before every checkout (a round trip per save): a connection the server closed
         # fails one save, and that failure discards the pool, so the next save reconnects.
         self._engine = sa.create_engine(
-            self._url, pool_size=pool_size, max_overflow=0, pool_recycle=1800
+            self._url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
         )
         driver = self._engine.dialect.dbapi  # COPY raises the driver's errors, not SQLAlchemy's
         self._driver_error: type[Exception] = driver.Error if driver else SQLAlchemyError
