@@ -28,10 +28,8 @@ from flowstone.io import IOContext
 from flowstone.keys import AssetKey
 from io_managers.postgres_entry import encode_value, entry_of
 from io_managers.postgres_layout import (
-    SQL_TYPES,
     VALUES,
     AddColumn,
-    AlterColumnType,
     Rows,
     build_value,
     canonical_json,
@@ -44,7 +42,6 @@ from io_managers.postgres_layout import (
 )
 from io_managers.postgres_message import (
     build_error,
-    build_refusal,
     describe_error,
     describe_where,
     format_location,
@@ -52,13 +49,8 @@ from io_managers.postgres_message import (
     sqlstate,
 )
 from io_managers.postgres_pandas import FrameRefusal
+from io_managers.postgres_table import AssetTables, StaleTable, fits_table
 from io_managers.postgres_widening import (
-    EXACT_LIMIT,
-    TableType,
-    Widening,
-    WideningRefusal,
-    plan_columns,
-    refuse_inexact,
     restore_types,
 )
 
@@ -103,14 +95,7 @@ class PostgresIOManager:
         self._tables, self._values = define_catalog(self._metadata)
         self._ready = False
         self._ready_lock = threading.Lock()
-        self._checked_tables: set[str] = set()
-        """Tables this instance created or found: a save looks a table up only the first time,
-        and again once a load or ``exists`` found it dropped (a save then creates it again)."""
-        self._known: dict[AssetKey, sa.Table] = {}
-        """Each asset's table as this instance last saw it in the catalog: a save whose rows fit
-        it needs no catalog look-up, and takes the asset's lock shared (see ``_begin_save``)."""
-        self._shapes: dict[tuple[str, tuple[tuple[str, TableType], ...]], sa.Table] = {}
-        """One ``Table`` per name and columns, so its statements are compiled only once."""
+        self._asset_tables = AssetTables(schema, self._tables)
 
     def __repr__(self) -> str:
         return f"PostgresIOManager({self._location()!r}, schema={self._schema!r})"
@@ -141,7 +126,7 @@ class PostgresIOManager:
         encoded = encode_value(ctx, value, binary=self._binary) if rows is None else None
         try:
             entry = self._save_once(ctx, rows, encoded)
-        except _StaleTable:  # another process changed the asset's table: read it this time
+        except StaleTable:  # another process changed the asset's table: read it this time
             entry = self._save_once(ctx, rows, encoded)
         table_name = compute_table_name(ctx.asset_key) if rows is not None else VALUES
         stored = {"uri": self._uri(ctx, table_name), "data_version": entry["checksum"]}
@@ -159,8 +144,8 @@ class PostgresIOManager:
                 encoded = encoded if rows is None else entry_of(rows)
                 assert encoded is not None
                 self._write(conn, ctx, encoded, stale=stale, table=table, rows=rows)
-        except (_StaleTable, IOManagerError):
-            self._known.pop(ctx.asset_key, None)  # the next save reads the catalog
+        except (StaleTable, IOManagerError):
+            self._asset_tables.known.pop(ctx.asset_key, None)  # the next save reads the catalog
             raise
         return encoded
 
@@ -199,8 +184,8 @@ class PostgresIOManager:
             entry = conn.execute(query).first()
             if entry is None or entry.format != "table":
                 return entry is not None
-            table = self._registered_table(conn, ctx.asset_key)
-            return table is not None and self._table_exists(conn, table)
+            table = self._asset_tables.find(conn, ctx.asset_key)
+            return table is not None and self._asset_tables.exists(conn, table)
 
     @contextmanager
     def _transaction(
@@ -260,16 +245,16 @@ class PostgresIOManager:
         catalog entry takes the asset's lock exclusively; the others take it shared plus the
         partition's own lock, so partitions of one asset are saved in parallel.
         """
-        known = self._known.get(ctx.asset_key)
-        if rows is None or (known is not None and _fits(known, rows)):
+        known = self._asset_tables.known.get(ctx.asset_key)
+        if rows is None or (known is not None and fits_table(known, rows)):
             self._lock_shared(conn, ctx, known)
-            old = known if known is not None else self._registered_table(conn, ctx.asset_key)
+            old = known if known is not None else self._asset_tables.find(conn, ctx.asset_key)
             table = known
         else:
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._lock_id(ctx.asset_key))))
-            old = self._registered_table(conn, ctx.asset_key)
+            old = self._asset_tables.find(conn, ctx.asset_key)
             table = None
-        if old is not None and not self._table_exists(conn, old, cached=True):
+        if old is not None and not self._asset_tables.exists(conn, old, cached=True):
             old = None
         if rows is not None and table is None:
             if old is not None:
@@ -277,8 +262,8 @@ class PostgresIOManager:
                     self._delete_partition(old), {"partition": encode_key(ctx.partition_key)}
                 )
                 old = None
-            table = self._prepare_table(conn, ctx, rows)
-            self._known[ctx.asset_key] = table
+            table = self._asset_tables.prepare(conn, ctx, rows)
+            self._asset_tables.known[ctx.asset_key] = table
         return old, table
 
     def _write(
@@ -309,7 +294,7 @@ class PostgresIOManager:
         """Take the asset's lock shared and the partition's exclusively; check ``known``.
 
         Raises:
-            _StaleTable: the catalog no longer describes ``known`` (another process changed it).
+            StaleTable: the catalog no longer describes ``known`` (another process changed it).
         """
         locks = (
             sa.func.pg_advisory_xact_lock_shared(self._lock_id(ctx.asset_key)),
@@ -325,104 +310,10 @@ class PostgresIOManager:
         )  # read in the statement that takes the locks: no extra round trip
         found = conn.execute(sa.select(*locks, *catalog)).one()
         if (found[2], found[3]) != (encode_key(str(ctx.asset_key)), known.info["types"]):
-            raise _StaleTable
+            raise StaleTable
 
     def _delete_partition(self, table: sa.Table) -> sa.Delete:
         return sa.delete(table).where(table.c._partition == sa.bindparam("partition"))
-
-    def _registered_table(self, conn: Connection, asset_key: AssetKey) -> sa.Table | None:
-        found = conn.execute(
-            sa.select(self._tables.c.table_name, self._tables.c.columns).where(
-                self._tables.c.asset_key == encode_key(str(asset_key))
-            )
-        ).first()
-        if found is None:
-            return None
-        return self._table(found.table_name, found.columns)
-
-    def _table_exists(self, conn: Connection, table: sa.Table, *, cached: bool = False) -> bool:
-        """Whether ``table`` is in the database (``cached``: as far as this instance knows)."""
-        if cached and table.name in self._checked_tables:
-            return True
-        qualified = conn.dialect.identifier_preparer.format_table(table)
-        name = sa.cast(sa.literal(qualified), sa.Text)
-        if conn.execute(sa.select(sa.func.to_regclass(name))).scalar() is not None:
-            self._checked_tables.add(table.name)
-            return True
-        self._forget(table.name)
-        return False
-
-    def _forget(self, table_name: str) -> None:
-        """Forget what this instance knew of a table found dropped: the next save looks it up."""
-        self._checked_tables.discard(table_name)
-        for asset_key, table in list(self._known.items()):
-            if table.name == table_name:
-                self._known.pop(asset_key, None)
-
-    def _table(self, name: str, columns: Mapping[str, TableType]) -> sa.Table:
-        """The asset's table as the catalog records it; ``info["types"]`` holds its types."""
-        shape = (name, tuple(columns.items()))
-        if (cached := self._shapes.get(shape)) is not None:
-            return cached
-        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-        table = sa.Table(
-            name,
-            sa.MetaData(schema=self._schema),
-            sa.Column("_partition", sa.Text, nullable=False),
-            sa.Column("_row", sa.BigInteger, nullable=False),
-            *(
-                sa.Column(column, SQL_TYPES["text" if kind == "unknown" else kind])
-                for column, kind in columns.items()
-            ),
-            info={"types": dict(columns)},
-        )
-        sa.Index(f"_flowstone_ix_{digest}", table.c._partition, table.c._row)
-        return self._shapes.setdefault(shape, table)
-
-    def _prepare_table(self, conn: Connection, ctx: IOContext, rows: Rows) -> sa.Table:
-        """The asset's table, created or widened for these rows; refuses a name clash."""
-        name, key = compute_table_name(ctx.asset_key), encode_key(str(ctx.asset_key))
-        catalog = self._tables
-        found = conn.execute(
-            sa.select(catalog.c.asset_key, catalog.c.columns).where(catalog.c.table_name == name)
-        ).first()
-        if found is not None and found.asset_key != key:
-            raise build_error(
-                ctx,
-                f"its table name {name!r} already belongs to asset {found.asset_key!r}",
-                "Rename one of the two assets or give one of them another schema.",
-            )
-        existing: dict[str, TableType] = dict(found.columns) if found is not None else {}
-        try:
-            columns, widenings = plan_columns(existing, rows)
-        except WideningRefusal as exc:
-            raise build_refusal(ctx, exc) from exc
-        table = self._table(name, columns)
-        created = found is None or not self._table_exists(conn, table, cached=True)
-        if created:  # a new asset, or one whose table was dropped behind the catalog's back
-            table.create(conn, checkfirst=True)
-            self._checked_tables.add(name)
-        if found is None:
-            conn.execute(sa.insert(catalog).values(asset_key=key, table_name=name, columns=columns))
-        elif columns != existing:
-            for column in columns.keys() - existing.keys() if not created else ():
-                conn.execute(AddColumn(table, table.c[column]))
-            for widening in widenings if not created else ():
-                self._widen(conn, ctx, table, widening)
-            conn.execute(
-                sa.update(catalog).where(catalog.c.asset_key == key).values(columns=columns)
-            )
-        return table
-
-    def _widen(self, conn: Connection, ctx: IOContext, table: sa.Table, widening: Widening) -> None:
-        """Change a column's type in this transaction, unless a stored value would change."""
-        column = table.c[widening.column]
-        if widening.check_exact:
-            inexact = sa.select(table.c._partition).where(sa.func.abs(column) > EXACT_LIMIT)
-            partition = conn.execute(inexact.limit(1)).scalar()
-            if partition is not None:
-                raise build_refusal(ctx, refuse_inexact(widening.column, partition))
-        conn.execute(AlterColumnType(table, column))
 
     def _upsert_statement(self, ctx: IOContext, entry: dict[str, Any]) -> Any:
         """Insert or replace the (asset, partition) entry; a plain value clears the row fields."""
@@ -447,9 +338,9 @@ class PostgresIOManager:
         )
 
     def _load_rows(self, conn: Connection, ctx: IOContext, entry: sa.RowMapping) -> Any:
-        table = self._known.get(ctx.asset_key)
+        table = self._asset_tables.known.get(ctx.asset_key)
         if table is None or not set(entry["columns"]) <= set(table.c.keys()):
-            table = self._registered_table(conn, ctx.asset_key)
+            table = self._asset_tables.find(conn, ctx.asset_key)
         if table is None:
             raise build_error(
                 ctx,
@@ -467,7 +358,7 @@ class PostgresIOManager:
         except DBAPIError as exc:  # no look-up before every read: the error says it was dropped
             if sqlstate(exc) != UNDEFINED_TABLE:
                 raise
-            self._forget(table.name)
+            self._asset_tables.forget(table.name)
             raise MissingOutputError(
                 f"No value is stored for {describe_where(ctx)}: its table {table.name!r} in "
                 f"{self._location()} schema {self._schema!r} was dropped. Materialize the asset "
@@ -506,16 +397,3 @@ class PostgresIOManager:
         table = f"{quote(self._schema, safe='')}.{quote(table_name, safe='')}"
         asset, partition = quote(str(ctx.asset_key), safe=""), quote(ctx.partition_key, safe="")
         return f"{self._location()}#{table}?asset={asset}&partition={partition}"
-
-
-class _StaleTable(Exception):
-    """The asset's table changed since this instance saw it: save again on the exclusive path."""
-
-
-def _fits(table: sa.Table, rows: Rows) -> bool:
-    """Whether ``rows`` go into ``table`` as it is: no new column, no widening."""
-    try:
-        columns, widenings = plan_columns(table.info["types"], rows)
-    except WideningRefusal:
-        return False  # the exclusive path reads the catalog again and refuses with the details
-    return not widenings and columns == table.info["types"]
