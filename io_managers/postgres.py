@@ -16,7 +16,6 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Final
-from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -45,6 +44,7 @@ from io_managers.postgres_message import (
     describe_error,
     describe_where,
     format_location,
+    format_uri,
     parse_url,
     sqlstate,
 )
@@ -129,7 +129,8 @@ class PostgresIOManager:
         except StaleTable:  # another process changed the asset's table: read it this time
             entry = self._save_once(ctx, rows, encoded)
         table_name = compute_table_name(ctx.asset_key) if rows is not None else VALUES
-        stored = {"uri": self._uri(ctx, table_name), "data_version": entry["checksum"]}
+        uri = format_uri(self._url, self._schema, ctx, table_name)
+        stored = {"uri": uri, "data_version": entry["checksum"]}
         if rows is not None:
             stored["rows"] = len(rows.records)
         return {**stored, "format": entry["format"]}
@@ -258,9 +259,8 @@ class PostgresIOManager:
             old = None
         if rows is not None and table is None:
             if old is not None:
-                conn.execute(
-                    self._delete_partition(old), {"partition": encode_key(ctx.partition_key)}
-                )
+                partition = old.c._partition == encode_key(ctx.partition_key)
+                conn.execute(sa.delete(old).where(partition))
                 old = None
             table = self._asset_tables.prepare(conn, ctx, rows)
             self._asset_tables.known[ctx.asset_key] = table
@@ -312,9 +312,6 @@ class PostgresIOManager:
         if (found[2], found[3]) != (encode_key(str(ctx.asset_key)), known.info["types"]):
             raise StaleTable
 
-    def _delete_partition(self, table: sa.Table) -> sa.Delete:
-        return sa.delete(table).where(table.c._partition == sa.bindparam("partition"))
-
     def _upsert_statement(self, ctx: IOContext, entry: dict[str, Any]) -> Any:
         """Insert or replace the (asset, partition) entry; a plain value clears the row fields."""
         record = {
@@ -337,7 +334,8 @@ class PostgresIOManager:
             set_={name: statement.excluded[name] for name in record},
         )
 
-    def _load_rows(self, conn: Connection, ctx: IOContext, entry: sa.RowMapping) -> Any:
+    def _table_to_load(self, conn: Connection, ctx: IOContext, entry: sa.RowMapping) -> sa.Table:
+        """The asset's table as known, or from the catalog when it may lack a loaded column."""
         table = self._asset_tables.known.get(ctx.asset_key)
         if table is None or not set(entry["columns"]) <= set(table.c.keys()):
             table = self._asset_tables.find(conn, ctx.asset_key)
@@ -347,6 +345,10 @@ class PostgresIOManager:
                 "its rows are recorded but the asset's table is missing from the catalog",
                 "Materialize the asset again.",
             )
+        return table
+
+    def _load_rows(self, conn: Connection, ctx: IOContext, entry: sa.RowMapping) -> Any:
+        table = self._table_to_load(conn, ctx, entry)
         columns = tuple(entry["columns"])
         query = (
             sa.select(*(table.c[column] for column in columns))
@@ -392,8 +394,3 @@ class PostgresIOManager:
 
     def _describe(self, exc: Exception) -> str:
         return describe_error(self._url, exc)
-
-    def _uri(self, ctx: IOContext, table_name: str) -> str:
-        table = f"{quote(self._schema, safe='')}.{quote(table_name, safe='')}"
-        asset, partition = quote(str(ctx.asset_key), safe=""), quote(ctx.partition_key, safe="")
-        return f"{self._location()}#{table}?asset={asset}&partition={partition}"

@@ -6,6 +6,8 @@ but never the user or password, and a driver's error is cut to its first line.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
@@ -64,3 +66,10 @@ def sqlstate(exc: DBAPIError) -> str | None:
     """The SQLSTATE code of a driver error (psycopg 3 and psycopg2 name it differently)."""
     code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
     return code if isinstance(code, str) else None
+
+
+def format_uri(url: URL, schema: str, ctx: IOContext, table_name: str) -> str:
+    """Where a value is: server, database, schema, table, asset and partition (no password)."""
+    table = f"{quote(schema, safe='')}.{quote(table_name, safe='')}"
+    asset, partition = quote(str(ctx.asset_key), safe=""), quote(ctx.partition_key, safe="")
+    return f"{format_location(url)}#{table}?asset={asset}&partition={partition}"
