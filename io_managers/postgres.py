@@ -11,27 +11,24 @@ bound parameters or as identifiers quoted by SQLAlchemy, never formatted into a 
 from __future__ import annotations
 
 import hashlib
-import json
 import pickle
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Final
-from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from flowstone.errors import IOManagerError, MissingOutputError
 from flowstone.io import IOContext
 from flowstone.keys import AssetKey
+from io_managers.postgres_entry import encode_value, entry_of
 from io_managers.postgres_layout import (
-    SQL_TYPES,
     VALUES,
     AddColumn,
-    ColumnType,
     Rows,
     build_value,
     canonical_json,
@@ -42,9 +39,21 @@ from io_managers.postgres_layout import (
     extract_rows,
     hash_rows,
 )
+from io_managers.postgres_message import (
+    build_error,
+    describe_error,
+    describe_where,
+    format_location,
+    format_uri,
+    parse_url,
+    sqlstate,
+)
 from io_managers.postgres_pandas import FrameRefusal
+from io_managers.postgres_table import AssetTables, StaleTable, fits_table
+from io_managers.postgres_widening import (
+    restore_types,
+)
 
-_PICKLE_PROTOCOL: Final = 5
 UNDEFINED_TABLE: Final = "42P01"
 """The SQLSTATE of a query on a table that does not exist (e.g. dropped by hand)."""
 
@@ -62,25 +71,31 @@ class PostgresIOManager:
         url: a SQLAlchemy URL (``postgresql+psycopg://user@host/db``); its password is never shown.
         schema: where the tables live; created when first needed.
         binary: pickle non-tabular values instead of storing them as JSON.
+        pool_size: connections kept open, one per worker thread that saves or loads at once
+            (as many more open for a burst beyond it, then close).
 
     Raises:
         IOManagerError: the URL is malformed or not a PostgreSQL URL.
     """
 
-    def __init__(self, url: str, *, schema: str = "flowstone", binary: bool = False) -> None:
-        self._url = _parse_url(url)
+    def __init__(
+        self, url: str, *, schema: str = "flowstone", binary: bool = False, pool_size: int = 16
+    ) -> None:
+        self._url = parse_url(url)
         self._schema = schema
         self._binary = binary
-        self._engine = sa.create_engine(self._url, pool_pre_ping=True)
+        # No ping before every checkout (a round trip per save): a connection the server closed
+        # fails one save, and that failure discards the pool, so the next save reconnects.
+        self._engine = sa.create_engine(
+            self._url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
+        )
         driver = self._engine.dialect.dbapi  # COPY raises the driver's errors, not SQLAlchemy's
         self._driver_error: type[Exception] = driver.Error if driver else SQLAlchemyError
         self._metadata = sa.MetaData(schema=schema)
         self._tables, self._values = define_catalog(self._metadata)
         self._ready = False
         self._ready_lock = threading.Lock()
-        self._checked_tables: set[str] = set()
-        """Tables this instance created or found: a save looks a table up only the first time,
-        and again once a load or ``exists`` found it dropped (a save then creates it again)."""
+        self._asset_tables = AssetTables(schema, self._tables)
 
     def __repr__(self) -> str:
         return f"PostgresIOManager({self._location()!r}, schema={self._schema!r})"
@@ -103,27 +118,37 @@ class PostgresIOManager:
         try:
             rows = extract_rows(value)
         except FrameRefusal as exc:
-            raise _error(
+            raise build_error(
                 ctx,
                 f"it cannot be stored faithfully: {str(exc).rstrip('.')}",
                 "Nothing was written; fix the column and save again.",
             ) from exc
-        entry = self._encode(ctx, value) if rows is None else None
-        with self._transaction(ctx, "written") as conn:
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._lock_id(ctx.asset_key))))
-            old_table = self._registered_table(conn, ctx.asset_key)
-            if old_table is not None and self._table_exists(conn, old_table, cached=True):
-                partition = old_table.c._partition == encode_key(ctx.partition_key)
-                conn.execute(sa.delete(old_table).where(partition))
-            if rows is not None:
-                entry = self._insert_rows(conn, ctx, rows)
-            assert entry is not None
-            self._upsert_entry(conn, ctx, entry)
+        encoded = encode_value(ctx, value, binary=self._binary) if rows is None else None
+        try:
+            entry = self._save_once(ctx, rows, encoded)
+        except StaleTable:  # another process changed the asset's table: read it this time
+            entry = self._save_once(ctx, rows, encoded)
         table_name = compute_table_name(ctx.asset_key) if rows is not None else VALUES
-        stored = {"uri": self._uri(ctx, table_name), "data_version": entry["checksum"]}
+        uri = format_uri(self._url, self._schema, ctx, table_name)
+        stored = {"uri": uri, "data_version": entry["checksum"]}
         if rows is not None:
             stored["rows"] = len(rows.records)
         return {**stored, "format": entry["format"]}
+
+    def _save_once(
+        self, ctx: IOContext, rows: Rows | None, encoded: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """One save transaction; returns the value-table entry it wrote."""
+        try:
+            with self._transaction(ctx, "written") as conn:
+                stale, table = self._begin_save(conn, ctx, rows)
+                encoded = encoded if rows is None else entry_of(rows)
+                assert encoded is not None
+                self._write(conn, ctx, encoded, stale=stale, table=table, rows=rows)
+        except (StaleTable, IOManagerError):
+            self._asset_tables.known.pop(ctx.asset_key, None)  # the next save reads the catalog
+            raise
+        return encoded
 
     def load(self, ctx: IOContext) -> Any:
         """Return the stored value after checking it against its recorded checksum.
@@ -136,7 +161,7 @@ class PostgresIOManager:
             entry = conn.execute(self._entry_query(ctx)).mappings().first()
             if entry is None:
                 raise MissingOutputError(
-                    f"No value is stored for {_where(ctx)} in {self._location()} schema "
+                    f"No value is stored for {describe_where(ctx)} in {self._location()} schema "
                     f"{self._schema!r}. Materialize the asset before loading it.",
                     asset_key=ctx.asset_key,
                     partition_key=ctx.partition_key,
@@ -160,8 +185,8 @@ class PostgresIOManager:
             entry = conn.execute(query).first()
             if entry is None or entry.format != "table":
                 return entry is not None
-            table = self._registered_table(conn, ctx.asset_key)
-            return table is not None and self._table_exists(conn, table)
+            table = self._asset_tables.find(conn, ctx.asset_key)
+            return table is not None and self._asset_tables.exists(conn, table)
 
     @contextmanager
     def _transaction(
@@ -174,7 +199,7 @@ class PostgresIOManager:
                 with conn.begin():
                     yield conn
         except (SQLAlchemyError, self._driver_error) as exc:
-            raise _error(
+            raise build_error(
                 ctx,
                 f"the value could not be {action} in {self._location()} ({self._describe(exc)})",
                 "Check that the server is reachable and the user may write the schema "
@@ -191,11 +216,14 @@ class PostgresIOManager:
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._lock_id(None))))
             conn.execute(sa.schema.CreateSchema(self._schema, if_not_exists=True))
             self._metadata.create_all(conn)
-            conn.execute(AddColumn(self._values, self._values.c.logical_schema, if_missing=True))
+            for column in (self._values.c.logical_schema, self._values.c.column_types):
+                conn.execute(AddColumn(self._values, column, if_missing=True))
             self._ready = True
 
-    def _lock_id(self, asset_key: AssetKey | None) -> int:
+    def _lock_id(self, asset_key: AssetKey | None, partition_key: str | None = None) -> int:
         name = f"flowstone.postgres\x00{self._schema}\x00{asset_key or ''}"
+        if partition_key is not None:
+            name += f"\x00{partition_key}"
         digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).digest()
         return int.from_bytes(digest[:8], "big", signed=True)
 
@@ -206,83 +234,86 @@ class PostgresIOManager:
             values.c.partition_key == encode_key(ctx.partition_key),
         )
 
-    def _registered_table(self, conn: Connection, asset_key: AssetKey) -> sa.Table | None:
-        found = conn.execute(
-            sa.select(self._tables.c.table_name, self._tables.c.columns).where(
-                self._tables.c.asset_key == encode_key(str(asset_key))
-            )
-        ).first()
-        if found is None:
-            return None
-        return self._table(found.table_name, found.columns)
+    def _begin_save(
+        self, conn: Connection, ctx: IOContext, rows: Rows | None
+    ) -> tuple[sa.Table | None, sa.Table | None]:
+        """Lock; return the table still holding the partition's old rows and the one for new rows.
 
-    def _table_exists(self, conn: Connection, table: sa.Table, *, cached: bool = False) -> bool:
-        """Whether ``table`` is in the database (``cached``: as far as this instance knows)."""
-        if cached and table.name in self._checked_tables:
-            return True
-        qualified = conn.dialect.identifier_preparer.format_table(table)
-        name = sa.cast(sa.literal(qualified), sa.Text)
-        if conn.execute(sa.select(sa.func.to_regclass(name))).scalar() is not None:
-            self._checked_tables.add(table.name)
-            return True
-        self._checked_tables.discard(table.name)
-        return False
+        The old rows are deleted here before a table changes (a widening must not count them), else
+        in the statement that writes the entry, to save a round trip.
 
-    def _table(self, name: str, columns: Mapping[str, ColumnType]) -> sa.Table:
-        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-        table = sa.Table(
-            name,
-            sa.MetaData(schema=self._schema),
-            sa.Column("_partition", sa.Text, nullable=False),
-            sa.Column("_row", sa.BigInteger, nullable=False),
-            *(sa.Column(column, SQL_TYPES[kind]) for column, kind in columns.items()),
+        Only a save that changes the asset's table (creates, adds or widens a column) or its
+        catalog entry takes the asset's lock exclusively; the others take it shared plus the
+        partition's own lock, so partitions of one asset are saved in parallel.
+        """
+        known = self._asset_tables.known.get(ctx.asset_key)
+        if rows is None or (known is not None and fits_table(known, rows)):
+            self._lock_shared(conn, ctx, known)
+            old = known if known is not None else self._asset_tables.find(conn, ctx.asset_key)
+            table = known
+        else:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._lock_id(ctx.asset_key))))
+            old = self._asset_tables.find(conn, ctx.asset_key)
+            table = None
+        if old is not None and not self._asset_tables.exists(conn, old, cached=True):
+            old = None
+        if rows is not None and table is None:
+            if old is not None:
+                partition = old.c._partition == encode_key(ctx.partition_key)
+                conn.execute(sa.delete(old).where(partition))
+                old = None
+            table = self._asset_tables.prepare(conn, ctx, rows)
+            self._asset_tables.known[ctx.asset_key] = table
+        return old, table
+
+    def _write(
+        self,
+        conn: Connection,
+        ctx: IOContext,
+        entry: dict[str, Any],
+        *,
+        stale: sa.Table | None,
+        table: sa.Table | None,
+        rows: Rows | None,
+    ) -> None:
+        """Delete the old rows and upsert the entry in one statement, then ``COPY`` the rows.
+
+        ``COPY`` even for one row: a multi-row ``INSERT`` built per save costs more to compile
+        than the round trip it saves.
+        """
+        partition = encode_key(ctx.partition_key)
+        statement = self._upsert_statement(ctx, entry)
+        if stale is not None:
+            old_rows = sa.delete(stale).where(stale.c._partition == partition)
+            statement = statement.add_cte(old_rows.cte("old_rows"))
+        conn.execute(statement)
+        if rows is not None and table is not None:
+            copy_rows(conn, table, partition, rows)
+
+    def _lock_shared(self, conn: Connection, ctx: IOContext, known: sa.Table | None) -> None:
+        """Take the asset's lock shared and the partition's exclusively; check ``known``.
+
+        Raises:
+            StaleTable: the catalog no longer describes ``known`` (another process changed it).
+        """
+        locks = (
+            sa.func.pg_advisory_xact_lock_shared(self._lock_id(ctx.asset_key)),
+            sa.func.pg_advisory_xact_lock(self._lock_id(ctx.asset_key, ctx.partition_key)),
         )
-        sa.Index(f"_flowstone_ix_{digest}", table.c._partition, table.c._row)
-        return table
+        if known is None:
+            conn.execute(sa.select(*locks))
+            return
+        tables, where = self._tables, self._tables.c.table_name == known.name
+        catalog = (
+            sa.select(tables.c.asset_key).where(where).scalar_subquery(),
+            sa.select(tables.c.columns).where(where).scalar_subquery(),
+        )  # read in the statement that takes the locks: no extra round trip
+        found = conn.execute(sa.select(*locks, *catalog)).one()
+        if (found[2], found[3]) != (encode_key(str(ctx.asset_key)), known.info["types"]):
+            raise StaleTable
 
-    def _insert_rows(self, conn: Connection, ctx: IOContext, rows: Rows) -> dict[str, Any]:
-        table = self._prepare_table(conn, ctx, rows)
-        copy_rows(conn, table, encode_key(ctx.partition_key), rows)
-        return {
-            "format": "table",
-            "value_type": rows.value_type,
-            "columns": list(rows.columns),
-            "row_count": len(rows.records),
-            "logical_schema": rows.schema,
-            "checksum": hash_rows(rows.columns, rows.records, rows.schema),
-        }
-
-    def _prepare_table(self, conn: Connection, ctx: IOContext, rows: Rows) -> sa.Table:
-        """The asset's table, created or widened for these rows; refuses a name clash."""
-        name, key = compute_table_name(ctx.asset_key), encode_key(str(ctx.asset_key))
-        catalog = self._tables
-        found = conn.execute(
-            sa.select(catalog.c.asset_key, catalog.c.columns).where(catalog.c.table_name == name)
-        ).first()
-        if found is not None and found.asset_key != key:
-            raise _error(
-                ctx,
-                f"its table name {name!r} already belongs to asset {found.asset_key!r}",
-                "Rename one of the two assets or give one of them another schema.",
-            )
-        existing: dict[str, ColumnType] = dict(found.columns) if found is not None else {}
-        columns = _merge_columns(ctx, existing, rows)
-        table = self._table(name, columns)
-        created = found is None or not self._table_exists(conn, table, cached=True)
-        if created:  # a new asset, or one whose table was dropped behind the catalog's back
-            table.create(conn, checkfirst=True)
-            self._checked_tables.add(name)
-        if found is None:
-            conn.execute(sa.insert(catalog).values(asset_key=key, table_name=name, columns=columns))
-        elif columns != existing:
-            for column in columns.keys() - existing.keys() if not created else ():
-                conn.execute(AddColumn(table, table.c[column]))
-            conn.execute(
-                sa.update(catalog).where(catalog.c.asset_key == key).values(columns=columns)
-            )
-        return table
-
-    def _upsert_entry(self, conn: Connection, ctx: IOContext, entry: dict[str, Any]) -> None:
+    def _upsert_statement(self, ctx: IOContext, entry: dict[str, Any]) -> Any:
+        """Insert or replace the (asset, partition) entry; a plain value clears the row fields."""
         record = {
             "value": None,
             "value_bytes": None,
@@ -290,6 +321,7 @@ class PostgresIOManager:
             "columns": None,
             "row_count": None,
             "logical_schema": None,
+            "column_types": None,
             **entry,
         }
         statement = postgresql.insert(self._values).values(
@@ -297,21 +329,26 @@ class PostgresIOManager:
             partition_key=encode_key(ctx.partition_key),
             **record,
         )
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=[self._values.c.asset_key, self._values.c.partition_key],
-                set_=record,
-            )
+        return statement.on_conflict_do_update(
+            index_elements=[self._values.c.asset_key, self._values.c.partition_key],
+            set_={name: statement.excluded[name] for name in record},
         )
 
-    def _load_rows(self, conn: Connection, ctx: IOContext, entry: sa.RowMapping) -> Any:
-        table = self._registered_table(conn, ctx.asset_key)
+    def _table_to_load(self, conn: Connection, ctx: IOContext, entry: sa.RowMapping) -> sa.Table:
+        """The asset's table as known, or from the catalog when it may lack a loaded column."""
+        table = self._asset_tables.known.get(ctx.asset_key)
+        if table is None or not set(entry["columns"]) <= set(table.c.keys()):
+            table = self._asset_tables.find(conn, ctx.asset_key)
         if table is None:
-            raise _error(
+            raise build_error(
                 ctx,
                 "its rows are recorded but the asset's table is missing from the catalog",
                 "Materialize the asset again.",
             )
+        return table
+
+    def _load_rows(self, conn: Connection, ctx: IOContext, entry: sa.RowMapping) -> Any:
+        table = self._table_to_load(conn, ctx, entry)
         columns = tuple(entry["columns"])
         query = (
             sa.select(*(table.c[column] for column in columns))
@@ -321,126 +358,39 @@ class PostgresIOManager:
         try:
             found = conn.execute(query)
         except DBAPIError as exc:  # no look-up before every read: the error says it was dropped
-            if _sqlstate(exc) != UNDEFINED_TABLE:
+            if sqlstate(exc) != UNDEFINED_TABLE:
                 raise
-            self._checked_tables.discard(table.name)
+            self._asset_tables.forget(table.name)
             raise MissingOutputError(
-                f"No value is stored for {_where(ctx)}: its table {table.name!r} in "
+                f"No value is stored for {describe_where(ctx)}: its table {table.name!r} in "
                 f"{self._location()} schema {self._schema!r} was dropped. Materialize the asset "
                 f"again.",
                 asset_key=ctx.asset_key,
                 partition_key=ctx.partition_key,
             ) from exc
         records = [dict(zip(columns, row, strict=True)) for row in found]
+        restore_types(records, entry["column_types"] or {})
         schema = entry["logical_schema"]
         self._verify(ctx, hash_rows(columns, records, schema), entry["checksum"])
         try:
             return build_value(entry["value_type"], columns, records, schema)
         except ImportError as exc:
-            raise _error(
+            raise build_error(
                 ctx,
                 f"it was stored as a {entry['value_type']} value but that library is missing",
                 f"Install {entry['value_type']} to load it.",
             ) from exc
 
-    def _encode(self, ctx: IOContext, value: Any) -> dict[str, Any]:
-        """The value-table entry for a value that is not tabular."""
-        if self._binary:
-            try:
-                data = pickle.dumps(value, protocol=_PICKLE_PROTOCOL)
-            except Exception as exc:  # pickling runs arbitrary __reduce__ code
-                raise _error(
-                    ctx,
-                    f"a {type(value).__name__} value cannot be pickled ({exc})",
-                    "Return a picklable value.",
-                ) from exc
-            checksum = f"sha256:{hashlib.sha256(data).hexdigest()}"
-            return {"format": "pickle", "value_bytes": data, "checksum": checksum}
-        try:
-            json.dumps(value, allow_nan=False)
-            data = canonical_json(value)
-        except (TypeError, ValueError) as exc:
-            raise _error(
-                ctx,
-                f"a {type(value).__name__} value cannot be stored as JSON ({exc})",
-                "Return JSON data or a list of dicts, or create the manager with binary=True.",
-            ) from exc
-        checksum = f"sha256:{hashlib.sha256(data).hexdigest()}"
-        return {"format": "json", "value": value, "checksum": checksum}
-
     def _verify(self, ctx: IOContext, actual: str, recorded: str) -> None:
         if actual != recorded:
-            raise _error(
+            raise build_error(
                 ctx,
                 f"the stored value fails its checksum (recorded {recorded}, read {actual})",
                 "Materialize the asset again; if this repeats, something else edits the table.",
             )
 
-    def _uri(self, ctx: IOContext, table_name: str) -> str:
-        table = f"{quote(self._schema, safe='')}.{quote(table_name, safe='')}"
-        asset, partition = quote(str(ctx.asset_key), safe=""), quote(ctx.partition_key, safe="")
-        return f"{self._location()}#{table}?asset={asset}&partition={partition}"
-
     def _location(self) -> str:
-        """The server and database, never the user or password."""
-        port = f":{self._url.port}" if self._url.port else ""
-        return f"postgresql://{self._url.host or 'localhost'}{port}/{self._url.database or ''}"
+        return format_location(self._url)
 
     def _describe(self, exc: Exception) -> str:
-        """The first line of the driver's message, without the SQL, parameters or password."""
-        cause: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
-        text = f"{type(cause).__name__}: {(str(cause).strip().splitlines() or [''])[0]}"
-        password = self._url.password
-        return text.replace(str(password), "***") if password else text
-
-
-def _sqlstate(exc: DBAPIError) -> str | None:
-    """The SQLSTATE code of a driver error (psycopg 3 and psycopg2 name it differently)."""
-    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return code if isinstance(code, str) else None
-
-
-def _merge_columns(
-    ctx: IOContext, existing: dict[str, ColumnType], rows: Rows
-) -> dict[str, ColumnType]:
-    """The table's columns after adding these rows' columns; a changed type is refused."""
-    merged = dict(existing)
-    for column, kind in zip(rows.columns, rows.types, strict=True):
-        have = merged.get(column)
-        if have is None:
-            merged[column] = kind or "text"
-        elif kind is not None and kind != have:
-            raise _error(
-                ctx,
-                f"column {column!r} now holds {kind} values but the table stores {have}",
-                "Keep the column's type, or store the asset under a new key.",
-            )
-    return merged
-
-
-def _parse_url(url: str) -> URL:
-    """The URL with the psycopg driver; errors never repeat it, as it may hold a password."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        parsed = None
-    if parsed is None or parsed.get_backend_name() != "postgresql":
-        raise IOManagerError(
-            "PostgresIOManager needs a PostgreSQL URL; the url= given is not one (not shown, "
-            "it may hold a password). Give one like postgresql+psycopg://user@host/db."
-        )
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed
-
-
-def _error(ctx: IOContext, what: str, fix: str) -> IOManagerError:
-    return IOManagerError(
-        f"Cannot store or load {_where(ctx)}: {what}. {fix}",
-        asset_key=ctx.asset_key,
-        partition_key=ctx.partition_key,
-    )
-
-
-def _where(ctx: IOContext) -> str:
-    return f"asset {str(ctx.asset_key)!r}, partition {ctx.partition_key!r}"
+        return describe_error(self._url, exc)

@@ -210,6 +210,7 @@ def define_catalog(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         sa.Column("columns", postgresql.JSONB),
         sa.Column("row_count", sa.BigInteger),
         sa.Column("logical_schema", postgresql.JSONB),
+        sa.Column("column_types", postgresql.JSONB),
         sa.Column("checksum", sa.Text, nullable=False),
     )
     return tables, values
@@ -297,3 +298,24 @@ def _encode_datetime(value: Any) -> str:
     if isinstance(value, datetime):
         return (value.astimezone(UTC) if value.tzinfo else value).isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+class AlterColumnType(sa.schema.ExecutableDDLElement):
+    """``ALTER TABLE ... ALTER COLUMN ... TYPE ... USING``: a cast of the stored values."""
+
+    inherit_cache = False
+
+    def __init__(self, table: sa.Table, column: sa.Column[Any]) -> None:
+        self.table = table
+        self.column = column
+
+
+@compiles(AlterColumnType)
+def _compile_alter_column_type(element: AlterColumnType, compiler: Any, **kw: Any) -> str:
+    preparer = compiler.preparer
+    kind = compiler.dialect.type_compiler_instance.process(element.column.type)
+    name = preparer.format_column(element.column)
+    return (
+        f"ALTER TABLE {preparer.format_table(element.table)} "
+        f"ALTER COLUMN {name} TYPE {kind} USING {name}::{kind}"
+    )

@@ -57,8 +57,7 @@ def _numeric(draw: Any, rows: int) -> Any:
     elif dtype.kind == "f":
         values = st.floats(width=dtype.itemsize * 8)
     else:
-        info = np.iinfo(dtype)
-        # uint64 above bigint's range is refused (a test below): the property covers what fits.
+        info = np.iinfo(dtype)  # uint64 above 2**63-1 is refused, tested on its own below
         values = st.integers(int(info.min), min(int(info.max), 2**63 - 1))
     return np.array(draw(st.lists(values, min_size=rows, max_size=rows)), dtype=dtype)
 
