@@ -18,7 +18,7 @@ from types import FunctionType, ModuleType
 from typing import Final, NamedTuple
 
 from flowstone.versioning.code_constant import Canonical, canonical_constant
-from flowstone.versioning.code_source import find_binding, find_cell_binding
+from flowstone.versioning.code_source import find_binding, find_cell_binding, is_changed_in_place
 
 _ENVIRONMENT_NAMES: Final = frozenset({"environ", "environb", "getenv", "getenvb"})
 _MAX_IMPORTS: Final = 16
@@ -36,6 +36,7 @@ class Expression(NamedTuple):
     form: str
     reads_environment: bool
     literal: Canonical | None = None
+    changed_in_place: bool = False
 
 
 def constant_expression(module: ModuleType, name: str) -> Expression | None:
@@ -43,7 +44,11 @@ def constant_expression(module: ModuleType, name: str) -> Expression | None:
     for _ in range(_MAX_IMPORTS):
         binding = find_binding(module, name)
         if not isinstance(binding, ast.ImportFrom):
-            return None if binding is None else _expression(module, binding)
+            if binding is None:
+                return None
+            if is_changed_in_place(module, name):  # not the value the module ends with
+                return _expression(module, binding)._replace(literal=None, changed_in_place=True)
+            return _expression(module, binding)
         source = _imported_module(module, binding)
         if source is None:
             return None
@@ -84,14 +89,19 @@ def _expression(module: ModuleType, node: ast.expr) -> Expression:
 
 def _read_value(module: ModuleType, members: dict[str, object], name: str) -> Canonical | None:
     """A name an expression reads: its value when immutable, else the literal the module
-    assigns it (a list may have changed since), else nothing."""
+    assigns it when nothing changes it in place (a list the asset appends to has changed since),
+    else what it holds now; None when it holds no plain value."""
     if name not in members:
         return None
     canonical = canonical_constant(members[name], immutable=True)
     if canonical is not None:
         return canonical
     binding = find_binding(module, name)
-    return _literal(binding) if isinstance(binding, ast.expr) else None
+    if isinstance(binding, ast.expr) and not is_changed_in_place(module, name):
+        literal = _literal(binding)
+        if literal is not None:
+            return literal
+    return canonical_constant(members[name])
 
 
 def _literal(node: ast.expr) -> Canonical | None:

@@ -108,8 +108,9 @@ def find_cell_binding(fn: FunctionType, name: str) -> ast.expr | None:
 def _iter_stores(scope: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> Iterator[ast.AST]:
     """What binds ``name`` in ``scope`` itself: parameters and statements, not nested scopes.
 
-    Yields the parameter, the plain assignment statement, or the bound name node for any other
-    binding (``for``, ``with``, ``+=``, ``nonlocal``...); nothing when the scope never binds it.
+    Yields the parameter, the plain assignment statement, the bound name node for any other
+    binding (``for``, ``with``, ``+=``, ``nonlocal``...), or the node that may change its value in
+    place (``name[k] = v``, ``name.append(v)``); nothing when the scope never binds it.
     """
     arguments = scope.args
     every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
@@ -129,7 +130,50 @@ def _iter_stores(scope: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> It
             yield node
         elif isinstance(node, (ast.Nonlocal, ast.Global)) and name in node.names:
             yield node
+        elif _changes_in_place(node, name):
+            yield node
         pending.extend(ast.iter_child_nodes(node))
+
+
+def is_changed_in_place(module: ModuleType, name: str) -> bool:
+    """Whether ``module``'s own top-level code may change the value of ``name`` after binding it
+    (``OPTIONS["x"] = 5``, ``WORDS.append(...)``, ``fill(WORDS)``): then the literal it was bound
+    to is not the value the module ends with. Function and class bodies are not looked at: they
+    run later, as the program does."""
+    filename = getattr(module, "__file__", None)
+    if not isinstance(filename, str):
+        return False
+    pending: list[ast.AST] = list(_module_tree(module, filename))
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (*_SCOPES, ast.Lambda)):
+            continue
+        if _changes_in_place(node, name):
+            return True
+        pending.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _changes_in_place(node: ast.AST, name: str) -> bool:
+    """``name[...] = ...``, ``name.x = ...``, ``del name[...]``, ``name += ...``,
+    ``name.method(...)``, or ``name`` passed to a call whose result is unused (``fill(name)``):
+    anything that may change the value ``name`` holds; ``"|".join(name)`` only reads it."""
+    if isinstance(node, (ast.Subscript, ast.Attribute)) and not isinstance(node.ctx, ast.Load):
+        return _is_name(node.value, name)
+    if isinstance(node, ast.AugAssign):  # WORDS += [...] extends a list in place
+        return _is_name(node.target, name)
+    if isinstance(node, ast.Call):
+        called = node.func
+        return isinstance(called, ast.Attribute) and _is_name(called.value, name)
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):  # fill(WORDS): its
+        call = node.value  # result unused, it is called for what it does to its arguments
+        arguments = [*call.args, *(keyword.value for keyword in call.keywords)]
+        return any(_is_name(argument, name) for argument in arguments)
+    return False
+
+
+def _is_name(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name
 
 
 def _is_plain_assignment(node: ast.AST, name: str) -> bool:

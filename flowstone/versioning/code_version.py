@@ -5,8 +5,10 @@ and, transitively, the normalised source of the project-local functions and clas
 plus the module-level constants it reads: immutable plain values by their canonical form,
 anything else (and anything read from the environment) by the source of its defining expression.
 A value that can change while the program runs (a list, set or dict, or a name the walked code
-rebinds through ``global``/``nonlocal``) never counts by its current value: an asset appending to
-a list it closes over, in one thread, must not change the version another thread sees. The standard
+rebinds through ``global``/``nonlocal``) counts by the literal its source binds it to, so an asset
+appending to a list it closes over, in one thread, does not change the version another thread
+sees; when the source has no such literal, or fills the value in after it (``OPTIONS["x"] = 5``),
+what the value holds counts instead: never nothing. The standard
 library, installed packages and flowstone itself are left out: they change with installs, not
 with edits. Everything is named by module and qualified name, never by file path, so moving the
 project folder keeps every version. Parsing is cached per code object; names are resolved again
@@ -149,7 +151,7 @@ def _constant_entry(
     else:
         assert module is not None
         entry = _module_entry(reference, module, name, value)
-    if entry is not None or written:
+    if entry is not None:
         return entry
     current = canonical_constant(reference.value)
     if current is not None:
@@ -181,6 +183,8 @@ def _module_entry(
     expression = constant_expression(module, name)
     if expression is not None and expression.reads_environment:
         return (reference.label, "expression", expression.form)
+    if expression is not None and expression.changed_in_place:
+        return None  # its source is not its value: what it holds counts
     if value is not None:
         return (reference.label, "constant", repr(value))
     if expression is not None and expression.literal is not None:

@@ -294,3 +294,66 @@ def test_a_factory_argument_with_no_literal_in_the_source_is_versioned_by_its_va
 
     assert compute_code_version(make(["a"])) == compute_code_version(make(["a"]))
     assert compute_code_version(make(["a"])) != compute_code_version(make(["b", "c"]))
+
+
+FILLED = """
+    OPTIONS = {}
+    OPTIONS["threshold"] = 5
+    WORDS = ["a"]
+    WORDS += ["b"]
+    NAMES = []
+    NAMES.extend(["x", "y"])
+    LISTED = []
+    list.extend(LISTED, ["p"])
+
+
+    def make(n):
+        opts = {}
+        opts["n"] = n
+
+        def asset():
+            return (OPTIONS["threshold"], WORDS, NAMES, LISTED, opts["n"])
+
+        return asset
+
+
+    def make_counter(start):
+        count = start
+
+        def asset():
+            nonlocal count
+            count += 1
+            return count
+
+        return asset
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('OPTIONS["threshold"] = 5', 'OPTIONS["threshold"] = 6'),
+        ('WORDS += ["b"]', 'WORDS += ["c"]'),
+        ('NAMES.extend(["x", "y"])', 'NAMES.extend(["x", "z"])'),
+        ('list.extend(LISTED, ["p"])', 'list.extend(LISTED, ["q"])'),
+    ],
+)
+def test_a_module_value_filled_after_its_literal_is_versioned_by_what_it_holds(
+    module: Module, old: str, new: str
+) -> None:
+    """``OPTIONS = {}`` then ``OPTIONS["threshold"] = 5``: the literal is not the value, so an
+    edit to the later statement must change the version (else a wrong skip)."""
+    assert FILLED.count(old) == 1
+    before = compute_code_version(module.load(FILLED).make(1))
+    assert compute_code_version(module.load(FILLED).make(1)) == before
+    assert compute_code_version(module.load(FILLED.replace(old, new)).make(1)) != before
+
+
+def test_a_cell_filled_in_place_or_rebound_without_a_literal_follows_its_factory(
+    module: Module,
+) -> None:
+    loaded = module.load(FILLED)
+    assert compute_code_version(loaded.make(1)) == compute_code_version(loaded.make(1))
+    assert compute_code_version(loaded.make(1)) != compute_code_version(loaded.make(2))
+    counter = compute_code_version(loaded.make_counter(0))
+    assert compute_code_version(loaded.make_counter(10)) != counter
