@@ -1,7 +1,9 @@
-"""Items blocked by definition: the upstream partitions they read can never exist.
+"""Items blocked by definition: the upstream partitions they read lie outside the upstream's
+partitions (before its first, after a fixed end, or after the last of an open range, which may
+come to exist later: then the item is judged again on each run and runs once they do).
 
-Such an item is neither work nor a failure: no run can materialize it (the first six days of a
-7-day window read days before the upstream's first partition). An item that needs an input
+Such an item is neither work nor a failure: no run can materialize it now (the first six days of
+a 7-day window read days before the upstream's first partition). An item that needs an input
 blocked by definition is blocked by definition too. Items blocked because an input failed or was
 never materialized are not decided here: those are work. Pure: definitions and items only.
 """
