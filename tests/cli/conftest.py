@@ -1,15 +1,17 @@
-"""CLI fixtures: a throw-away project folder with a pipeline file, and a click runner."""
+"""CLI fixtures: a throw-away project folder with a pipeline file, a click runner, and a store
+URL on each backend for the tests that run several processes on one store."""
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from flowstone.cli import cli
+from tests.support.postgres import isolated_schema_url, postgres_base_url
 
 PIPELINE = """
 from flowstone import AssetContext, asset
@@ -65,3 +67,13 @@ def invoke(project: Path) -> Callable[..., Result]:
         return runner.invoke(cli, list(args), catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty metadata store on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store' / 'flowstone.db'}"
+        return
+    with isolated_schema_url(postgres_base_url()) as (url, _schema):
+        yield url

@@ -11,15 +11,11 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from flowstone.keys import AssetKey
 from flowstone.storage import MaterializationStatus
 from flowstone.storage.sql import SqlMetadataStore
-from tests.support.postgres import isolated_schema_url, postgres_base_url
 
 PIPELINE = """
     import os
@@ -48,15 +44,6 @@ PIPELINE = """
 ROOT = Path(__file__).resolve().parents[2]
 DAY = ("--partition", "2024-01-02")
 WAITING = "wait for inputs other runs are materializing"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store' / 'flowstone.db'}"
-        return
-    with isolated_schema_url(postgres_base_url()) as (url, _schema):
-        yield url
 
 
 class _Process:

@@ -16,9 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tests.cli.test_concurrent_materialize import _claims, store_url
-
-__all__ = ["store_url"]  # the fixture, parametrised over both stores
+from tests.cli.test_concurrent_materialize import _claims
 
 PIPELINE = """
     import os

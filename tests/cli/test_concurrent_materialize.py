@@ -17,15 +17,13 @@ import sys
 import textwrap
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 
 from flowstone.keys import AssetKey
 from flowstone.storage.sql import SqlMetadataStore
-from tests.support.postgres import create_admin_engine, isolated_schema_url, postgres_base_url
+from tests.support.postgres import create_admin_engine
 
 PIPELINE = """
     import os
@@ -127,15 +125,6 @@ def _run_eight_at_once(project: Path, store_url: str) -> None:
     assert {item: statuses[item] for item in _expected_items()} == dict.fromkeys(
         _expected_items(), "fresh"
     )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store' / 'flowstone.db'}"
-        return
-    with isolated_schema_url(postgres_base_url()) as (url, _schema):
-        yield url
 
 
 def test_eight_processes_compute_every_item_exactly_once(tmp_path: Path, store_url: str) -> None:

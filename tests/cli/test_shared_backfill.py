@@ -17,10 +17,6 @@ import textwrap
 from collections import Counter
 from pathlib import Path
 
-from tests.cli.test_concurrent_materialize import store_url
-
-__all__ = ["store_url"]  # the fixture, parametrised over both stores
-
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = 4
 DAYS = 16
