@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -20,6 +20,10 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+EXECUTOR_NAMES = ("threads", "processes", "dask")
+"""Where items can run: the driver's worker threads, a process pool, a Dask cluster."""
+ExecutorName = Literal["threads", "processes", "dask"]
 
 STATE_DIR_NAME = ".flowstone"
 """The folder in the project directory that holds the embedded store and default outputs."""
@@ -64,6 +68,14 @@ class Settings(BaseSettings):
     store_url: str | None = Field(default=None, description="Metadata store SQLAlchemy URL.")
     storage_root: str | None = Field(default=None, description="Root of the filesystem manager.")
     concurrency: int = Field(default=8, ge=1, description="Items run at once.")
+    executor: ExecutorName = Field(
+        default="threads",
+        description="Where items run: 'threads', 'processes' or 'dask' (flowstone[dask]).",
+    )
+    dask_address: str | None = Field(
+        default=None,
+        description="The Dask scheduler to run on (tcp://host:8786); a local cluster when unset.",
+    )
     lease_seconds: float = Field(
         default=60.0,
         gt=0,

@@ -12,6 +12,7 @@
     ├── IOManagerError       .asset_key, .partition_key; __cause__ is the plugin's own error
     │   └── MissingOutputError
     ├── StorageError         lineage/metadata store
+    ├── ExecutorError        an executor that cannot start: a missing extra, a scheduler down
     └── RunError             .failures: one entry per failed (asset, partition)
 
     UserWarning
@@ -84,6 +85,10 @@ class MissingOutputError(IOManagerError):
 
 class StorageError(FlowstoneError):
     """The metadata store cannot be reached, read or written."""
+
+
+class ExecutorError(FlowstoneError):
+    """An executor cannot start: its extra is not installed or its scheduler is unreachable."""
 
 
 class RunError(FlowstoneError):

@@ -51,6 +51,11 @@ class AssetKey:
     def __hash__(self) -> int:
         return self._hash
 
+    def __reduce__(self) -> tuple[type[AssetKey], tuple[tuple[str, ...]]]:
+        """Pickled by its path alone: string hashes differ between processes, so a worker
+        must hash the key again rather than receive the driver's cached hash."""
+        return (AssetKey, (self.path,))
+
     @classmethod
     def parse(cls, text: str | AssetKey) -> AssetKey:
         """Build a key from ``"name"`` or ``"group/name"`` (an ``AssetKey`` is returned as is)."""

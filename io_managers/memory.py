@@ -34,6 +34,9 @@ class InMemoryIOManager:
         [1, 2]
     """
 
+    process_local = True
+    """Its values live in this process: executors that run assets elsewhere refuse it."""
+
     def __init__(self) -> None:
         self._values: dict[tuple[AssetKey, PartitionKey], Any] = {}
         self._lock = threading.Lock()

@@ -62,6 +62,7 @@ EXPECTED = {
     "RunStatus",
     "SelectionError",
     "StaticPartitions",
+    "ExecutorError",
     "StorageError",
     "asset",
     "materialize",

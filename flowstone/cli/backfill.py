@@ -26,10 +26,10 @@ from flowstone.cli.config_file import config_option, load_config_file
 from flowstone.cli.failure import exit_with_outcome
 from flowstone.cli.loading import load_definitions
 from flowstone.cli.options import (
-    concurrency_option,
     definitions_options,
     json_option,
     partition_options,
+    run_options,
     store_option,
 )
 from flowstone.cli.plan_report import report_plan
@@ -100,7 +100,7 @@ def backfill() -> None:
     "--dry-run", is_flag=True, help="Show what the backfill would run and why; record nothing."
 )
 @config_option
-@concurrency_option
+@run_options
 @store_option
 @json_option
 def run(
@@ -113,13 +113,17 @@ def run(
     dry_run: bool,
     config_file: Path | None,
     concurrency: int | None,
+    executor: str | None,
+    dask_address: str | None,
     store_url: str | None,
     as_json: bool,
 ) -> None:
     """Start a backfill of SELECTION (all assets when omitted) over all partitions or the
     chosen ones; exit 0 only when every item succeeded. --dry-run shows its plan instead."""
     config = load_config_file(config_file)
-    settings = resolve_settings(store_url=store_url, concurrency=concurrency)
+    settings = resolve_settings(
+        store_url=store_url, concurrency=concurrency, executor=executor, dask_address=dask_address
+    )
     registry = load_definitions(module, file, settings)
     if dry_run:
         plan = plan_backfill(
@@ -133,6 +137,7 @@ def run(
         start_backfill, list(selection) or None, partitions=partitions,
         policy=cast(BackfillPolicy, policy), definitions=registry,
         store=settings.resolved_store_url(), concurrency=settings.concurrency,
+        executor=settings.executor, dask_address=settings.dask_address,
         project_dir=settings.project_dir, backfill_id=backfill_id, config=config,
     )  # fmt: skip
     resume = resume_command(
@@ -148,7 +153,7 @@ def run(
 @click.argument("backfill_id", metavar="ID")
 @definitions_options
 @config_option
-@concurrency_option
+@run_options
 @store_option
 @json_option
 def resume(
@@ -158,6 +163,8 @@ def resume(
     file: Path | None,
     config_file: Path | None,
     concurrency: int | None,
+    executor: str | None,
+    dask_address: str | None,
     store_url: str | None,
     as_json: bool,
 ) -> None:
@@ -166,7 +173,9 @@ def resume(
     Give the same --config FILE as the backfill was started with: config is not recorded.
     """
     config = load_config_file(config_file)
-    settings = resolve_settings(store_url=store_url, concurrency=concurrency)
+    settings = resolve_settings(
+        store_url=store_url, concurrency=concurrency, executor=executor, dask_address=dask_address
+    )
     registry = load_definitions(module, file, settings)
     work = partial(
         resume_backfill,
@@ -174,6 +183,8 @@ def resume(
         definitions=registry,
         store=settings.resolved_store_url(),
         concurrency=settings.concurrency,
+        executor=settings.executor,
+        dask_address=settings.dask_address,
         project_dir=settings.project_dir,
         config=config,
     )

@@ -15,10 +15,10 @@ from flowstone.cli.config_file import config_option, load_config_file
 from flowstone.cli.failure import exit_with_outcome
 from flowstone.cli.loading import load_definitions
 from flowstone.cli.options import (
-    concurrency_option,
     definitions_options,
     json_option,
     partition_options,
+    run_options,
     store_option,
 )
 from flowstone.cli.output import (
@@ -44,7 +44,7 @@ from flowstone.storage import MaterializationStatus
 @click.option("--force", is_flag=True, help="Recompute every selected item, fresh or not.")
 @click.option("--dry-run", is_flag=True, help="Show what would run and why; run nothing.")
 @config_option
-@concurrency_option
+@run_options
 @store_option
 @json_option
 def materialize(
@@ -57,6 +57,8 @@ def materialize(
     dry_run: bool,
     config_file: Path | None,
     concurrency: int | None,
+    executor: str | None,
+    dask_address: str | None,
     store_url: str | None,
     as_json: bool,
 ) -> None:
@@ -67,7 +69,9 @@ def materialize(
     --from KEY --to KEY (inclusive) or --all-partitions.
     """
     config = load_config_file(config_file)
-    settings = resolve_settings(store_url=store_url, concurrency=concurrency)
+    settings = resolve_settings(
+        store_url=store_url, concurrency=concurrency, executor=executor, dask_address=dask_address
+    )
     registry = load_definitions(module, file, settings)
     chosen = list(selection) or None
     if dry_run:
@@ -81,6 +85,7 @@ def materialize(
     work = partial(
         run_materialize, chosen, definitions=registry, store=settings.resolved_store_url(),
         partitions=partitions, config=config, force=force, concurrency=settings.concurrency,
+        executor=settings.executor, dask_address=settings.dask_address,
         project_dir=settings.project_dir,
     )  # fmt: skip
     result = run_with_progress(work, title="materializing", quiet=as_json)

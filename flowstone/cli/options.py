@@ -13,6 +13,7 @@ from typing import Any, TypeVar, cast
 
 import click
 
+from flowstone.config import EXECUTOR_NAMES
 from flowstone.execution import ALL_PARTITIONS, PartitionRange, PartitionRequest
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,11 +39,27 @@ def json_option(command: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(command)
 
 
-def concurrency_option(command: F) -> F:
-    """``--concurrency N``: items run at once (default from settings)."""
-    return click.option("--concurrency", type=click.IntRange(min=1), help="Items run at once.")(
-        command
-    )
+def run_options(command: F) -> F:
+    """``--concurrency N``, ``--executor NAME`` and ``--dask-address URL`` (defaults from
+    settings): how many items run at once, and where."""
+    for option in reversed(_RUN_OPTIONS):
+        command = option(command)
+    return command
+
+
+_RUN_OPTIONS = (
+    click.option("--concurrency", type=click.IntRange(min=1), help="Items run at once."),
+    click.option(
+        "--executor",
+        type=click.Choice(EXECUTOR_NAMES),
+        help="Where items run: worker threads (default), a process pool, or a Dask cluster.",
+    ),
+    click.option(
+        "--dask-address",
+        metavar="URL",
+        help="The Dask scheduler for --executor dask (tcp://host:8786); local when omitted.",
+    ),
+)
 
 
 _PARTITION_OPTIONS = (

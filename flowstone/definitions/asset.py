@@ -17,6 +17,7 @@ from typing import Any, Generic, ParamSpec, TypeAlias, TypeVar, overload
 
 from pydantic import BaseModel
 
+from flowstone.config import EXECUTOR_NAMES
 from flowstone.definitions.config_parameter import CONFIG_PARAMETER, find_config_model
 from flowstone.definitions.dependency import Dependency, bind_parameters, names_bound
 from flowstone.definitions.retry import RetryPolicy
@@ -68,6 +69,9 @@ class AssetDef(Generic[P, R]):
     owners: tuple[str, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    executor: str | None = None
+    """Where its items run (``"threads"``, ``"processes"``, ``"dask"``); the run's default
+    when ``None``."""
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.fn(*args, **kwargs)
@@ -102,6 +106,7 @@ def asset(
     owners: Sequence[str] = (),
     metadata: Mapping[str, Any] | None = None,
     retries: int | RetryPolicy = 0,
+    executor: str | None = None,
 ) -> Callable[[Callable[P, R]], AssetDef[P, R]]: ...
 
 
@@ -117,6 +122,8 @@ def asset(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
         io_manager: a registered I/O manager name (``"fs"``, ``"memory"``, ...) or an instance.
         partitioned_by: the asset's partitions; unpartitioned assets have exactly one.
         retries: extra attempts after a failure, or a ``RetryPolicy`` with backoff.
+        executor: run this asset's items on ``"processes"`` or ``"dask"`` (or ``"threads"``)
+            whatever the run's executor, e.g. one CPU-heavy asset in a process pool.
 
     Example:
         >>> @asset(depends_on=[raw_orders], group="clean")
@@ -201,6 +208,7 @@ _PLAIN_OPTION_TYPES: Mapping[str, tuple[type, ...]] = {
     "code_version": (str, type(None)),
     "group": (str,),
     "description": (str, type(None)),
+    "executor": (str, type(None)),
 }
 
 
@@ -211,6 +219,12 @@ def _check_plain_options(where: str, plain: Mapping[str, Any]) -> None:
             raise DefinitionError(f"{where}: @asset has no option {name!r}. Remove it.")
         if not isinstance(value, expected):
             raise DefinitionError(f"{where}: {name}= has the wrong type ({value!r}).")
+    executor = plain.get("executor")
+    if executor is not None and executor not in EXECUTOR_NAMES:
+        raise DefinitionError(
+            f"{where}: executor={executor!r} is not an executor. Use one of "
+            f"{', '.join(repr(name) for name in EXECUTOR_NAMES)}."
+        )
 
 
 _SELECTABLE = re.compile(r"[\w.-]+")

@@ -114,9 +114,13 @@ async def materialize_async(
     concurrency: int | None = None,
     project_dir: Path | None = None,
     on_event: Callable[[RunEvent], None] | None = None,
+    executor: str | None = None,
+    dask_address: str | None = None,
 ) -> RunResult:
     """Materialize the selected assets inside a running event loop. See ``materialize``."""
-    settings = resolve_settings(project_dir, concurrency=concurrency)
+    settings = resolve_settings(
+        project_dir, concurrency=concurrency, executor=executor, dask_address=dask_address
+    )
     graph = build_graph(definitions)
     with open_store(store, settings) as opened:
         plan = await anyio.to_thread.run_sync(
@@ -134,7 +138,8 @@ async def materialize_async(
         managers.prepare(plan.asset(key) for key in plan.assets_loaded_or_written)
         runner = Runner(
             plan, opened, managers, concurrency=settings.concurrency, on_event=on_event,
-            lease_seconds=settings.lease_seconds,
+            lease_seconds=settings.lease_seconds, executor=settings.executor,
+            dask_address=settings.dask_address,
         )  # fmt: skip
         return await runner.run()
 
@@ -151,6 +156,8 @@ def materialize(
     concurrency: int | None = None,
     project_dir: Path | None = None,
     on_event: Callable[[RunEvent], None] | None = None,
+    executor: str | None = None,
+    dask_address: str | None = None,
 ) -> RunResult:
     """Materialize the selected assets and record every outcome with its lineage.
 
@@ -166,6 +173,9 @@ def materialize(
         force: run every selected item, fresh or not (by default only the stale ones run).
         concurrency: items run at once (default from settings, 8).
         on_event: called on every item start and finish (progress displays).
+        executor: where items run: ``"threads"`` (the default), ``"processes"`` (a pool of
+            this machine's cores) or ``"dask"`` (``pip install "flowstone[dask]"``).
+        dask_address: the Dask scheduler (``tcp://host:8786``); a local cluster when omitted.
 
     Returns:
         A ``RunResult``; call ``.raise_on_failure()`` to turn failures into a ``RunError``.
@@ -188,5 +198,7 @@ def materialize(
             concurrency=concurrency,
             project_dir=project_dir,
             on_event=on_event,
+            executor=executor,
+            dask_address=dask_address,
         )
     )

@@ -19,6 +19,7 @@ from typing import Any, get_args
 import anyio
 import anyio.to_thread
 
+from flowstone.config import Settings
 from flowstone.definitions import AssetDef, Definitions, Registry
 from flowstone.errors import BackfillError
 from flowstone.execution.api import build_graph, open_store, resolve_settings
@@ -85,6 +86,14 @@ class _Options:
     project_dir: Path | None
     on_event: Callable[[RunEvent], None] | None
     config: ConfigValues | None = None
+    executor: str | None = None
+    dask_address: str | None = None
+
+    def settings(self) -> Settings:
+        return resolve_settings(
+            self.project_dir, concurrency=self.concurrency, executor=self.executor,
+            dask_address=self.dask_address,
+        )  # fmt: skip
 
 
 async def backfill_async(
@@ -100,11 +109,16 @@ async def backfill_async(
     on_event: Callable[[RunEvent], None] | None = None,
     backfill_id: str | None = None,
     config: ConfigValues | None = None,
+    executor: str | None = None,
+    dask_address: str | None = None,
 ) -> BackfillResult:
     """Create and run a backfill inside a running event loop. See ``backfill``."""
     _check_policy(policy)
-    options = _Options(definitions, store, io_managers, concurrency, project_dir, on_event, config)
-    settings = resolve_settings(project_dir, concurrency=concurrency)
+    options = _Options(
+        definitions, store, io_managers, concurrency, project_dir, on_event, config,
+        executor, dask_address,
+    )  # fmt: skip
+    settings = options.settings()
     graph = build_graph(definitions)
     selected = select(graph, selection)
     with open_store(store, settings) as opened:
@@ -184,10 +198,15 @@ async def resume_backfill_async(
     project_dir: Path | None = None,
     on_event: Callable[[RunEvent], None] | None = None,
     config: ConfigValues | None = None,
+    executor: str | None = None,
+    dask_address: str | None = None,
 ) -> BackfillResult:
     """Run the items of a backfill that have no success yet. See ``resume_backfill``."""
-    options = _Options(definitions, store, io_managers, concurrency, project_dir, on_event, config)
-    settings = resolve_settings(project_dir, concurrency=concurrency)
+    options = _Options(
+        definitions, store, io_managers, concurrency, project_dir, on_event, config,
+        executor, dask_address,
+    )  # fmt: skip
+    settings = options.settings()
     graph = build_graph(definitions)
     with open_store(store, settings) as opened:
         record = await anyio.to_thread.run_sync(load_backfill, opened, backfill_id)
@@ -210,6 +229,8 @@ def backfill(
     on_event: Callable[[RunEvent], None] | None = None,
     backfill_id: str | None = None,
     config: ConfigValues | None = None,
+    executor: str | None = None,
+    dask_address: str | None = None,
 ) -> BackfillResult:
     """Materialize many partitions as one persisted backfill that can be resumed.
 
@@ -219,6 +240,7 @@ def backfill(
         policy: ``"missing"`` (never materialized), ``"failed"`` (last attempt failed) or
             ``"all"``.
         concurrency: items run at once (default from settings).
+        executor: ``"threads"``, ``"processes"`` or ``"dask"``, as for ``materialize``.
         backfill_id: the new backfill's id (``new_backfill_id()`` by default), so a caller can
             name it before it starts, e.g. to say how to resume after an interruption.
 
@@ -242,6 +264,8 @@ def backfill(
             on_event=on_event,
             backfill_id=backfill_id,
             config=config,
+            executor=executor,
+            dask_address=dask_address,
         )
     )
 
@@ -261,6 +285,8 @@ def resume_backfill(
     project_dir: Path | None = None,
     on_event: Callable[[RunEvent], None] | None = None,
     config: ConfigValues | None = None,
+    executor: str | None = None,
+    dask_address: str | None = None,
 ) -> BackfillResult:
     """Run exactly the items of backfill ``backfill_id`` that have no success yet.
 
@@ -278,6 +304,8 @@ def resume_backfill(
             project_dir=project_dir,
             on_event=on_event,
             config=config,
+            executor=executor,
+            dask_address=dask_address,
         )
     )
 
@@ -306,6 +334,8 @@ class _Prepared:
     managers: IOManagerSet
     concurrency: int
     lease_seconds: float
+    executor: str
+    dask_address: str | None
 
 
 async def _prepare(
@@ -323,7 +353,7 @@ async def _prepare(
     versions = resolve_asset_versions(graph, [key for key, _ in items], options.config)
     if not items:
         return None
-    settings = resolve_settings(options.project_dir, concurrency=options.concurrency)
+    settings = options.settings()
     assets = list(dict.fromkeys(asset for asset, _ in items))
     plan: Plan = await anyio.to_thread.run_sync(
         partial(
@@ -333,7 +363,10 @@ async def _prepare(
     )  # fmt: skip
     managers = IOManagerSet(settings, options.io_managers)
     managers.prepare(plan.asset(key) for key in plan.assets_loaded_or_written)
-    return _Prepared(plan, managers, settings.concurrency, settings.lease_seconds)
+    return _Prepared(
+        plan, managers, settings.concurrency, settings.lease_seconds, settings.executor,
+        settings.dask_address,
+    )  # fmt: skip
 
 
 async def _run(
@@ -349,6 +382,7 @@ async def _run(
             runner = Runner(
                 prepared.plan, store, prepared.managers, concurrency=prepared.concurrency,
                 on_event=options.on_event, run_id=run_id, lease_seconds=prepared.lease_seconds,
+                executor=prepared.executor, dask_address=prepared.dask_address,
             )  # fmt: skip
             run = await runner.run()
         reused = set(run.fresh) if run is not None else set()

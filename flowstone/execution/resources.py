@@ -12,6 +12,7 @@ from typing import Any
 from flowstone.config import Settings
 from flowstone.definitions import AssetDef
 from flowstone.errors import IOManagerError
+from flowstone.execution.work_order import ManagerSpec
 from flowstone.io import IOManager, load_io_manager_class
 
 FILESYSTEM_MANAGER = "fs"
@@ -28,6 +29,8 @@ class IOManagerSet:
     def __init__(self, settings: Settings, overrides: Mapping[str, IOManager] | None = None):
         self._settings = settings
         self._instances: dict[str, IOManager] = dict(overrides or {})
+        self._built: set[str] = set()
+        """Names built here from settings (the others in ``_instances`` were given)."""
 
     def prepare(self, definitions: Iterable[AssetDef[Any, Any]]) -> None:
         """Build every manager these assets need now, so a bad name fails before the run."""
@@ -43,7 +46,19 @@ class IOManagerSet:
         if instance is None:
             instance = self._build(name, definition)
             self._instances[name] = instance
+            self._built.add(name)
         return instance
+
+    def spec_for(self, definition: AssetDef[Any, Any]) -> ManagerSpec | None:
+        """How a worker in another process builds ``definition``'s manager (``None`` when the
+        asset holds its own instance, which the worker imports with it)."""
+        if not isinstance(definition.io_manager, str):
+            return None
+        name = definition.io_manager
+        given = self._instances.get(name)
+        if given is not None and name not in self._built:
+            return ManagerSpec(name, instance=given)
+        return ManagerSpec(name, options=self._options_for(name))
 
     def _build(self, name: str, definition: AssetDef[Any, Any]) -> IOManager:
         try:

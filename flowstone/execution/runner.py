@@ -11,10 +11,9 @@ optional callback.
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
@@ -23,22 +22,25 @@ import anyio
 import anyio.to_thread
 from anyio.abc import TaskGroup
 
-from flowstone.definitions import AssetContext
 from flowstone.execution.absent_inputs import AbsentInputs
 from flowstone.execution.chain import ChainStep
 from flowstone.execution.claims import POLL_SECONDS, ClaimPace, ItemClaims
 from flowstone.execution.closing import close_run
 from flowstone.execution.deferral import DeferredAssets
+from flowstone.execution.executors import THREADS, Executor, executor_of, open_executor
 from flowstone.execution.failure import describe_error, sole_flowstone_error
 from flowstone.execution.handover import ClaimHandover
 from flowstone.execution.judgement import is_unchanged
 from flowstone.execution.ledger import RunLedger, Status, now
 from flowstone.execution.materializer import Attempt, LostInputError, Materializer
+from flowstone.execution.perform import LostInputs, RunCancelledError, prepare, store
 from flowstone.execution.plan import ItemKey, Plan, PlanItem, mark_blocked
 from flowstone.execution.recovery import Recovery, RecoveryPlan
 from flowstone.execution.resources import IOManagerSet
 from flowstone.execution.result import RunEvent, RunResult
 from flowstone.execution.schedule import Schedule
+from flowstone.execution.worker_setup import build_worker_setup
+from flowstone.keys import AssetKey
 from flowstone.storage import MetadataStore, RunRecord, RunStatus
 
 CHAIN_BUDGET_SECONDS = 0.05
@@ -62,7 +64,13 @@ class Runner:
         on_event: Callable[[RunEvent], None] | None = None,
         run_id: str | None = None,
         lease_seconds: float = 60.0,
+        executor: str = THREADS,
+        dask_address: str | None = None,
     ) -> None:
+        """
+        Raises:
+            ConfigError: an asset cannot run on the executor chosen for it.
+        """
         self._plan = plan
         self._store = store
         self.run_id = run_id or uuid.uuid4().hex
@@ -72,7 +80,18 @@ class Runner:
         self._ready: deque[PlanItem] = deque()
         self._schedule = Schedule(plan)
         self._deferred = DeferredAssets(plan, store)
-        self._materializer = Materializer(plan, managers)
+        self._materializer = Materializer(plan, managers, run_id=self.run_id)
+        self._executor = executor
+        self._dask_address = dask_address
+        self._executors: dict[str, Executor] = {}
+        self._elsewhere = _runs_elsewhere(plan, executor)
+        self._setup = (
+            None
+            if not self._elsewhere
+            else build_worker_setup(
+                plan, managers, run_id=self.run_id, remote=self._elsewhere.items()
+            )
+        )
         self._claims = ItemClaims(store, self.run_id, lease_seconds=lease_seconds)
         self._pace = ClaimPace(concurrency)
         self._ledger = RunLedger(
@@ -84,7 +103,6 @@ class Runner:
         self._recovery = Recovery(plan, store, run_id=self.run_id, next_id=next_id)
         self._skip_reasons: dict[ItemKey, str] = {}
         self._fresh: list[ItemKey] = []
-        self._loggers = {key: logging.getLogger(f"flowstone.asset.{key}") for key in plan.selection}
         self._handover = ClaimHandover(
             plan, self._claims, schedule=self._schedule, ledger=self._ledger,
             materializer=self._materializer, on_released=self._on_released,
@@ -99,7 +117,36 @@ class Runner:
 
         Raises:
             StorageError: the metadata store failed; everything recorded so far is kept.
+            ExecutorError: the executor could not start; nothing was recorded.
         """
+        await self._open_executors()
+        try:
+            return await self._run()
+        finally:
+            with anyio.CancelScope(shield=True):
+                for opened in self._executors.values():
+                    await opened.aclose()
+
+    async def _open_executors(self) -> None:
+        """Start the executors other than threads that the plan's assets run on."""
+        setup = self._setup
+        if setup is None:
+            return
+        counts = Counter(self._elsewhere.get(item.asset_key) for item in self._plan.items)
+        for name in sorted(set(self._elsewhere.values())):
+            try:
+                opened = await open_executor(
+                    name, setup, concurrency=self._concurrency, dask_address=self._dask_address,
+                    on_late_save=self._materializer.saved_while_cancelled,
+                )  # fmt: skip
+            except BaseException:
+                for earlier in self._executors.values():
+                    await earlier.aclose()
+                raise
+            self._executors[name] = opened
+            opened.start(counts[name])
+
+    async def _run(self) -> RunResult:
         run = RunRecord(
             run_id=self.run_id,
             status=RunStatus.RUNNING,
@@ -290,41 +337,62 @@ class Runner:
             if attempt:
                 await anyio.sleep(policy.delay_before(attempt))
             try:
-                steps = await self._attempt(
-                    Attempt(item, definition, self._context(item, attempt), started_at)
-                )
+                steps = await self._attempt(Attempt(item, definition, started_at, attempt))
             except LostInputError as lost:
                 return await self._recover(item, lost)
-            except Exception as exc:  # an asset's own error: recorded, never raised
-                error = describe_error(exc)
+            if steps[0].error is not None:  # an asset's own error: recorded, never raised
+                error = steps[0].error
                 continue
             return self._ledger.finish_steps(steps, attempts=attempt + 1)
         del self._ledger.running[item.key]
         self._ledger.finish(item, Status.FAILED, started_at, error=error, attempts=attempt + 1)
         return [item.key]
 
-    def _context(self, item: PlanItem, attempt: int) -> AssetContext:
-        return AssetContext(
-            asset_key=item.asset_key,
-            partition_key=item.partition_key,
-            run_id=self.run_id,
-            attempt=attempt,
-            log=self._loggers[item.asset_key],
-            partitions=self._plan.asset(item.asset_key).partitions,
-        )
-
     async def _attempt(self, attempt: Attempt) -> list[ChainStep]:
-        work = self._materializer
-        if not attempt.definition.is_async:
+        definition = attempt.definition
+        executor = self._executors.get(executor_of(definition, self._executor))
+        if executor is not None:
+            return await self._attempt_elsewhere(executor, attempt)
+        if not definition.is_async:
             return await anyio.to_thread.run_sync(
                 self._compute_chain, attempt, abandon_on_cancel=True, limiter=self._threads
             )
-        kwargs = await anyio.to_thread.run_sync(work.load_inputs, attempt, limiter=self._threads)
-        value = await attempt.definition.fn(**kwargs)
-        outcome = await anyio.to_thread.run_sync(
-            work.save, attempt, value, abandon_on_cancel=True, limiter=self._threads
-        )
+        work = self._materializer
+        order = work.order(attempt)
+        try:
+            _, context, kwargs = await anyio.to_thread.run_sync(
+                prepare, order, work, limiter=self._threads
+            )
+        except LostInputs as lost:
+            raise LostInputError.of(order, lost.lost) from None
+        except Exception as exc:
+            return [ChainStep(attempt, now(), error=describe_error(exc))]
+        try:
+            value = await definition.fn(**kwargs)
+            outcome = await anyio.to_thread.run_sync(
+                store, order, work, context, value, abandon_on_cancel=True, limiter=self._threads
+            )
+        except RunCancelledError:
+            raise
+        except Exception as exc:
+            return [ChainStep(attempt, now(), error=describe_error(exc))]
         return [ChainStep(attempt, now(), outcome)]
+
+    async def _attempt_elsewhere(self, executor: Executor, attempt: Attempt) -> list[ChainStep]:
+        """Send ``attempt`` to a worker in another process; record its own timing."""
+        order = self._materializer.order(attempt, self._setup)
+        result = await executor.run(order)
+        log = self._materializer.logger(attempt.item.asset_key)
+        for level, message in result.logs:
+            log.log(level, message)
+        if result.lost:
+            raise LostInputError.of(order, result.lost)
+        if attempt.number == 0:  # when the worker began it, not when it was sent
+            attempt = replace(attempt, started_at=result.started_at)
+        if result.outcome is None:
+            return [ChainStep(attempt, result.finished_at, error=result.error)]
+        self._materializer.stored_by_worker(order.key, result.outcome)
+        return [ChainStep(attempt, result.finished_at, result.outcome)]
 
     def _compute_chain(self, first: Attempt) -> list[ChainStep]:
         """In a worker thread: run ``first``, then its successors while they succeed.
@@ -332,26 +400,28 @@ class Runner:
         A chain hands back to the event loop after ``CHAIN_BUDGET_SECONDS`` so that records and
         progress of quick items are never held back for long.
         """
-        outcome = self._materializer.compute(first)
-        steps = [ChainStep(first, now(), outcome)]
+        order, result = self._materializer.compute(first)
+        if result.lost:
+            raise LostInputError.of(order, result.lost)
+        steps = [ChainStep(first, result.finished_at, result.outcome, result.error)]
         deadline = time.monotonic() + CHAIN_BUDGET_SECONDS
-        follower = self._schedule.successors.get(first.item.key)
+        follower = self._schedule.successors.get(first.item.key) if result.outcome else None
         mine = self._claims.mine
         while follower is not None and follower.key in mine and time.monotonic() < deadline:
+            definition = self._plan.asset(follower.asset_key)
+            if executor_of(definition, self._executor) != THREADS:
+                break
             started_at = self._materializer.start_follower(follower.key)
             if started_at is None:
                 break
-            definition = self._plan.asset(follower.asset_key)
-            attempt = Attempt(follower, definition, self._context(follower, 0), started_at)
-            try:
-                outcome = self._materializer.compute(attempt)
-            except LostInputError:  # it runs again on its own, where its inputs are recovered
+            attempt = Attempt(follower, definition, started_at)
+            _, result = self._materializer.compute(attempt)
+            if result.lost:  # it runs again on its own, where its inputs are recovered
                 self._materializer.forget(follower.key)
                 break
-            except Exception as exc:  # the follower's own error, recorded like any other
-                steps.append(ChainStep(attempt, now(), error=describe_error(exc)))
+            steps.append(ChainStep(attempt, result.finished_at, result.outcome, result.error))
+            if result.outcome is None:
                 break
-            steps.append(ChainStep(attempt, now(), outcome))
             follower = self._schedule.successors.get(follower.key)  # pruned as others take over
         return steps
 
@@ -382,8 +452,6 @@ class Runner:
         ledger.records.update(found.external)
         self._materializer.add_external(found.external)
         self._deferred.add_items(recovered.key for recovered in new)
-        for asset_key in {recovered.asset_key for recovered in new} - self._loggers.keys():
-            self._loggers[asset_key] = logging.getLogger(f"flowstone.asset.{asset_key}")
         ready = schedule.add(new, finished=ledger.results)
         waiting = [key for key in (*found.wait_for, *replaced) if key not in ledger.results]
         schedule.wait_for(item.key, waiting)
@@ -391,3 +459,10 @@ class Runner:
         self._claims.take_baseline_from_store(recovered.key for recovered in new)
         self._queue(ready if waiting else [*ready, item.key])
         return []
+
+
+def _runs_elsewhere(plan: Plan, default: str) -> dict[AssetKey, str]:
+    """The plan's assets that run on an executor other than threads, with its name."""
+    keys = {*plan.selection, *(item.asset_key for item in plan.items)}
+    chosen = {key: executor_of(plan.asset(key), default) for key in keys}
+    return {key: name for key, name in chosen.items() if name != THREADS}
