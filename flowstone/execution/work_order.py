@@ -66,6 +66,8 @@ class WorkerSetup:
     key: str
     modules: tuple[SourceModule, ...]
     managers: Mapping[str, ManagerSpec] = field(default_factory=dict)
+    log_level: int = 0
+    """The lowest level of the assets' log lines the driver shows: workers collect those."""
 
 
 @dataclass(frozen=True, slots=True)

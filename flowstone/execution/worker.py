@@ -35,6 +35,7 @@ from flowstone.io import IOManager, load_io_manager_class
 from flowstone.keys import AssetKey
 
 MAIN_MODULE = "__main__"
+ASSET_LOGGER = "flowstone.asset"
 
 _loaded: dict[str, LoadedSetup] = {}
 _loading = threading.Lock()
@@ -89,6 +90,9 @@ class LoadedSetup:
         self._modules = [module.name for module in setup.modules]
         self._managers: dict[str, IOManager] = {}
         self._assets = _import_definitions(setup.modules)
+        parent = logging.getLogger(ASSET_LOGGER)  # lines go to the driver, not this stderr
+        parent.setLevel(setup.log_level or logging.NOTSET)
+        parent.propagate = False
         self._lock = threading.Lock()
 
     def definition(self, key: AssetKey) -> AssetDef[Any, Any]:
@@ -114,7 +118,7 @@ class LoadedSetup:
             return found
 
     def logger(self, key: AssetKey) -> logging.Logger:
-        return logging.getLogger(f"flowstone.asset.{key}")
+        return logging.getLogger(f"{ASSET_LOGGER}.{key}")
 
     def begin_save(self, order: WorkOrder) -> None:
         """In a pool process, the save waits on the driver's gate (a Dask worker has none)."""

@@ -8,6 +8,7 @@ driver). Each refusal names the asset and the fix.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -20,6 +21,8 @@ from flowstone.execution.work_order import SourceModule, WorkerSetup
 from flowstone.keys import AssetKey
 
 MAIN_MODULE = "__main__"
+ASSET_LOGGER = "flowstone.asset"
+"""The parent of every asset's logger (``flowstone.asset.<key>``)."""
 
 
 def build_worker_setup(
@@ -46,7 +49,8 @@ def build_worker_setup(
         if name not in modules:
             modules[name] = _source_module(name)
     specs = {spec.name: spec for d in needed.values() if (spec := managers.spec_for(d))}
-    return WorkerSetup(key=run_id, modules=tuple(modules.values()), managers=specs)
+    level = logging.getLogger(ASSET_LOGGER).getEffectiveLevel()
+    return WorkerSetup(run_id, tuple(modules.values()), specs, log_level=level)
 
 
 def _inputs_of(plan: Plan, key: AssetKey) -> list[AssetDef[Any, Any]]:
