@@ -57,6 +57,8 @@ class ProcessExecutor:
     async def run(self, order: WorkOrder) -> WorkResult:
         """Perform ``order`` in a worker process; a dead worker fails only this order."""
         started_at = datetime.now(UTC)
+        while self._idle and not self._idle[-1].is_alive():  # died while idle: replace it
+            self._idle.pop().retire()
         chosen = self._idle.pop() if self._idle else self._new_worker()
         self._busy.add(chosen)
         try:
@@ -141,6 +143,9 @@ class _Worker:
                 return True
             self._gate.value = worker.CANCELLED
             return False
+
+    def is_alive(self) -> bool:
+        return self._process.is_alive()
 
     def how_it_ended(self) -> str:
         self._process.join(timeout=5)
