@@ -142,7 +142,12 @@ async def backfill_async(
             updated_at=now,
             item_count=len(targets.recorded),
         )
-        await anyio.to_thread.run_sync(opened.add_backfill, record, targets.recorded)
+        try:
+            await anyio.to_thread.run_sync(opened.add_backfill, record, targets.recorded)
+        except BaseException:
+            if prepared is not None:
+                await prepared.runner.close_executors()
+            raise
         return await _run(record, prepared, opened, options)
 
 
@@ -331,11 +336,9 @@ class _Prepared:
     """A plan for exactly the items to run, with its I/O managers ready."""
 
     plan: Plan
-    managers: IOManagerSet
-    concurrency: int
-    lease_seconds: float
-    executor: str
-    dask_address: str | None
+    runner: Runner
+    """Built, with its executors started, before anything is recorded: an asset its executor
+    refuses, or a scheduler that cannot be reached, leaves no backfill behind."""
 
 
 async def _prepare(
@@ -363,10 +366,13 @@ async def _prepare(
     )  # fmt: skip
     managers = IOManagerSet(settings, options.io_managers)
     managers.prepare(plan.asset(key) for key in plan.assets_loaded_or_written)
-    return _Prepared(
-        plan, managers, settings.concurrency, settings.lease_seconds, settings.executor,
-        settings.dask_address,
+    runner = Runner(
+        plan, store, managers, concurrency=settings.concurrency, on_event=options.on_event,
+        run_id=uuid.uuid4().hex, lease_seconds=settings.lease_seconds,
+        executor=settings.executor, dask_address=settings.dask_address,
     )  # fmt: skip
+    await runner.open_executors()
+    return _Prepared(plan, runner)
 
 
 async def _run(
@@ -377,13 +383,10 @@ async def _run(
     status = BackfillStatus.CANCELLED
     try:
         if prepared is not None:
-            run_id = uuid.uuid4().hex
-            await anyio.to_thread.run_sync(store.add_backfill_run, record.backfill_id, run_id)
-            runner = Runner(
-                prepared.plan, store, prepared.managers, concurrency=prepared.concurrency,
-                on_event=options.on_event, run_id=run_id, lease_seconds=prepared.lease_seconds,
-                executor=prepared.executor, dask_address=prepared.dask_address,
-            )  # fmt: skip
+            runner = prepared.runner
+            await anyio.to_thread.run_sync(
+                store.add_backfill_run, record.backfill_id, runner.run_id
+            )
             run = await runner.run()
         reused = set(run.fresh) if run is not None else set()
         status = await anyio.to_thread.run_sync(_final_status, store, record, reused)
@@ -392,6 +395,8 @@ async def _run(
         raise
     finally:
         with anyio.CancelScope(shield=True):
+            if prepared is not None:
+                await prepared.runner.close_executors()
             await anyio.to_thread.run_sync(
                 store.update_backfill, record.backfill_id, status, datetime.now(UTC)
             )

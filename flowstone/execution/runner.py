@@ -119,18 +119,21 @@ class Runner:
             StorageError: the metadata store failed; everything recorded so far is kept.
             ExecutorError: the executor could not start; nothing was recorded.
         """
-        await self._open_executors()
+        await self.open_executors()
         try:
             return await self._run()
         finally:
-            with anyio.CancelScope(shield=True):
-                for opened in self._executors.values():
-                    await opened.aclose()
+            await self.close_executors()
 
-    async def _open_executors(self) -> None:
-        """Start the executors other than threads that the plan's assets run on."""
+    async def open_executors(self) -> None:
+        """Start the executors other than threads that the plan's assets run on (once), so a
+        scheduler that cannot be reached fails before anything is recorded.
+
+        Raises:
+            ExecutorError: an executor could not start; the others are closed again.
+        """
         setup = self._setup
-        if setup is None:
+        if setup is None or self._executors:
             return
         counts = Counter(self._elsewhere.get(item.asset_key) for item in self._plan.items)
         for name in sorted(set(self._elsewhere.values())):
@@ -140,11 +143,17 @@ class Runner:
                     on_late_save=self._materializer.saved_while_cancelled,
                 )  # fmt: skip
             except BaseException:
-                for earlier in self._executors.values():
-                    await earlier.aclose()
+                await self.close_executors()
                 raise
             self._executors[name] = opened
             opened.start(counts[name])
+
+    async def close_executors(self) -> None:
+        """Stop the executors' workers; idempotent."""
+        with anyio.CancelScope(shield=True):
+            while self._executors:
+                _, opened = self._executors.popitem()
+                await opened.aclose()
 
     async def _run(self) -> RunResult:
         run = RunRecord(
